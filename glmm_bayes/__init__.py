@@ -1,0 +1,26 @@
+"""glmm_bayes: Bayesian generalized linear mixed models on PyMC.
+
+Write a model the way lme4/brms/bambi users know it, pick a family, and get a
+PyMC model with sensible priors, NUTS sampling with convergence diagnostics and
+ArviZ summaries with brms-style labels.
+
+Example
+-------
+>>> import glmm_bayes as gb                                   # doctest: +SKIP
+>>> df = gb.datasets.hospital(seed=1)                         # doctest: +SKIP
+>>> model = gb.GLMM("remission ~ IL6 + CRP + (1 + IL6 | DID)", data=df, family="bernoulli")  # doctest: +SKIP
+>>> fit = model.fit(seed=1)                                   # doctest: +SKIP
+>>> fit.summary()                                             # doctest: +SKIP
+"""
+
+from glmm_bayes import datasets
+from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.families import FAMILIES, get_family
+from glmm_bayes.fit import Fit, load
+from glmm_bayes.glmm import GLMM
+from glmm_bayes.priors import Prior
+from glmm_bayes.spec import ModelSpec
+
+__version__ = "0.1.0"
+__all__ = ["GLMM", "Fit", "GLMMInputError", "ModelSpec", "Prior", "FAMILIES", "get_family", "load",
+           "datasets", "__version__"]

@@ -1,0 +1,504 @@
+"""From (formula, data, family) to a :class:`Design`: response, fixed-effect matrix, group indices.
+
+The formula is split into its response, its fixed part and its group-level
+blocks ``(lhs | group)`` / ``(lhs || group)``; formulae builds every matrix
+(the fixed effects, and the per-row slope columns of each block). Random
+effects are kept as **indices, not a dense Z**: each block holds one integer
+code per row (which level of the grouping factor) and an ``(n, k)`` matrix of
+the block's columns, so the linear predictor adds ``sum_k u[code, k] * Z[:, k]``.
+
+A :class:`Design` re-evaluates on new data with the same encodings
+(:meth:`Design.evaluate`), which is what prediction needs.
+
+Example
+-------
+>>> import pandas as pd
+>>> df = pd.DataFrame({"y": [1., 2., 4., 3., 5., 7.], "x": [0, 1, 2, 0, 1, 2],
+...                    "g": ["a", "a", "a", "b", "b", "b"]})
+>>> d = make_design("y ~ x + (1 + x | g)", df, family="gaussian")
+>>> d.X_columns, d.blocks[0].label, d.blocks[0].columns, d.blocks[0].levels
+(['Intercept', 'x'], 'g', ['Intercept', 'x'], ['a', 'b'])
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import formulae as fm
+import numpy as np
+import pandas as pd
+
+from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.families import Family, Response, get_family
+
+# Functions a formula may call: everything else is refused before formulae sees it,
+# so a formula (from a spec file or the command line) can never run arbitrary code.
+ALLOWED_FUNCTIONS = frozenset({
+    "C", "I", "p", "censored", "center", "scale", "standardize",
+    "log", "log1p", "log2", "log10", "exp", "sqrt", "abs",
+    "np.log", "np.log1p", "np.log2", "np.log10", "np.exp", "np.sqrt", "np.abs", "np.square",
+})
+_NAMESPACE = {"np": np, "log": np.log, "log1p": np.log1p, "log2": np.log2, "log10": np.log10,
+              "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\s*\.\s*\w+)+")
+_CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
+_NAME = re.compile(r"^[A-Za-z_][\w.]*$")
+
+
+# ---------------------------------------------------------------- formula parsing
+@dataclass(frozen=True)
+class GroupTerm:
+    """One group-level term as written: ``(lhs | group)`` (correlated) or ``(lhs || group)``."""
+
+    lhs: str
+    group: str  # label, e.g. "herd" or "herd:obs"
+    factors: tuple[str, ...]  # the data columns whose combination defines the groups
+    correlated: bool
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A formula split into response, fixed part and group-level terms."""
+
+    response: str
+    fixed: str
+    groups: tuple[GroupTerm, ...]
+
+
+def check_safe(formula: str) -> None:
+    """Refuse a formula that calls anything outside :data:`ALLOWED_FUNCTIONS`.
+
+    >>> check_safe("y ~ np.log(x) + C(g)")
+    >>> check_safe('y ~ __import__("os").system("ls")')
+    Traceback (most recent call last):
+    ...
+    glmm_bayes.errors.GLMMInputError: formula calls '__import__', which is not allowed; ...
+    """
+    allowed = ", ".join(sorted(ALLOWED_FUNCTIONS))
+    if "__" in formula or "lambda" in formula or ";" in formula:
+        bad = "__" if "__" in formula else ("lambda" if "lambda" in formula else ";")
+        for name in _CALL.findall(formula):
+            if name not in ALLOWED_FUNCTIONS:
+                bad = name
+                break
+        raise GLMMInputError(f"formula calls '{bad}', which is not allowed; a formula may only use column "
+                             f"names and these functions: {allowed}")
+    for name in _CALL.findall(formula):
+        if name not in ALLOWED_FUNCTIONS:
+            raise GLMMInputError(f"formula calls '{name}', which is not allowed; a formula may only use "
+                                 f"column names and these functions: {allowed}")
+    for dotted in _DOTTED.findall(formula):
+        name = re.sub(r"\s+", "", dotted)
+        if re.fullmatch(r"\d+\.\d*", name) or name in ALLOWED_FUNCTIONS:
+            continue
+        raise GLMMInputError(f"formula uses '{name}', which is not allowed; a formula may only use column "
+                             f"names and these functions: {allowed}")
+
+
+def _split_top_level(text: str, sep: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([" and 1 or 0
+        depth -= ch in ")]" and 1 or 0
+        if depth == 0 and ch == sep:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def _group_terms(lhs: str, group_expr: str, correlated: bool, formula: str) -> list[GroupTerm]:
+    nest = [g.strip() for g in group_expr.split("/")]
+    terms, prefix = [], []
+    for level in nest:
+        factors = tuple(f.strip() for f in level.split(":"))
+        if not all(_NAME.match(f) for f in factors):
+            raise GLMMInputError(
+                f"grouping factor '{group_expr}' in '{formula}' must be column names joined by ':' "
+                f"(interaction) or '/' (nesting), e.g. (1 | school/class)")
+        prefix = prefix + list(factors)
+        terms.append(GroupTerm(lhs, ":".join(prefix), tuple(prefix), correlated))
+    return terms
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Split ``formula`` into response, fixed part and group-level terms.
+
+    >>> f = parse_formula("y ~ x + (1 + x || g) + (1 | a/b)")
+    >>> f.fixed, [(t.lhs, t.group, t.correlated) for t in f.groups]
+    ('x', [('1 + x', 'g', False), ('1', 'a', True), ('1', 'a:b', True)])
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise GLMMInputError(f"formula must be a string like 'y ~ x + (1 | g)', got {formula!r}")
+    check_safe(formula)
+    response, _, rhs = formula.partition("~")
+    response = response.strip()
+    if not response:
+        raise GLMMInputError(f"formula '{formula}' has no response on the left of '~'")
+    if rhs.count("(") != rhs.count(")"):
+        raise GLMMInputError(f"formula '{formula}' has unbalanced parentheses")
+    fixed_parts, groups = [], []
+    for part in _split_top_level(rhs, "+"):
+        inner = part[1:-1].strip() if part.startswith("(") and part.endswith(")") else None
+        if inner is not None and len(_split_top_level(inner, "|")) > 1:
+            pieces = _split_top_level(inner, "|")
+            correlated = len(pieces) == 2
+            if len(pieces) not in (2, 3) or (len(pieces) == 3 and pieces[1] != ""):
+                raise GLMMInputError(f"group-level term '{part}' must look like (1 + x | g) or (1 + x || g)")
+            lhs, group_expr = pieces[0], pieces[-1]
+            if not lhs or not group_expr:
+                raise GLMMInputError(f"group-level term '{part}' needs terms left of '|' and a group right of it")
+            groups.extend(_group_terms(lhs, group_expr, correlated, formula))
+        elif part:
+            fixed_parts.append(part)
+    fixed = " + ".join(fixed_parts) if fixed_parts else "1"
+    return ParsedFormula(response, fixed, tuple(groups))
+
+
+def _var_names(expr: str, what: str) -> set[str]:
+    try:
+        names = fm.model_description(expr).var_names
+    except Exception as exc:  # formulae's own parse errors
+        raise GLMMInputError(f"cannot parse the {what} '{expr}': {exc}") from None
+    return {n for n in names if n}
+
+
+# ---------------------------------------------------------------- response
+_P_RE = re.compile(r"^p\(\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)$")
+_CENS_RE = re.compile(r"^censored\(\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)$")
+_LEVEL_RE = re.compile(r"^([A-Za-z_]\w*)\s*\[\s*(.+?)\s*\]$")
+
+
+def response_columns(lhs: str) -> list[str]:
+    """The data columns the response expression reads."""
+    for regex in (_P_RE, _CENS_RE):
+        m = regex.match(lhs)
+        if m:
+            return [m.group(1), m.group(2)]
+    m = _LEVEL_RE.match(lhs)
+    if m:
+        return [m.group(1)]
+    if _NAME.match(lhs):
+        return [lhs]
+    return sorted(_var_names(lhs, "response"))
+
+
+def _numeric(values: pd.Series, column: str, what: str) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        raise GLMMInputError(f"{what} column '{column}' must be numeric, but it holds values like "
+                             f"{values.iloc[0]!r}")
+    return values.to_numpy(dtype=float)
+
+
+def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
+    """Evaluate the left-hand side of the formula into a :class:`Response`."""
+    if m := _P_RE.match(lhs):
+        y, n = m.group(1), m.group(2)
+        return Response(y, _numeric(data[y], y, "successes"), _numeric(data[n], n, "trials"))
+    if _CENS_RE.match(lhs):
+        raise GLMMInputError(f"'censored(time, status)' needs a survival family; family '{family.name}' "
+                             f"does not model censoring")
+    if m := _LEVEL_RE.match(lhs):
+        col, level = m.group(1), m.group(2).strip("'\"")
+        values = data[col].astype(str)
+        present = sorted(values.unique())
+        if level not in present:
+            raise GLMMInputError(f"response '{lhs}': level '{level}' does not occur in column '{col}'; "
+                                 f"its values are: {', '.join(present[:20])}")
+        return Response(col, (values == level).to_numpy(dtype=float), event_level=level)
+    if _NAME.match(lhs):
+        values = data[lhs]
+        numeric = (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) and \
+            not isinstance(values.dtype, pd.CategoricalDtype)
+        if not numeric:
+            levels = sorted(values.astype(str).unique())
+            if family.name == "bernoulli" and len(levels) == 2:
+                return Response(lhs, (values.astype(str) == levels[1]).to_numpy(dtype=float),
+                                event_level=levels[1])
+            hint = (f"; write '{lhs}[{levels[-1]}] ~ ...' to model the probability of one level"
+                    if len(levels) == 2 else "")
+            raise GLMMInputError(f"response column '{lhs}' is not numeric (values like "
+                                 f"{', '.join(levels[:5])}){hint}")
+        return Response(lhs, values.to_numpy(dtype=float))
+    try:
+        dm = fm.design_matrices(f"{lhs} ~ 1", data, env=0, extra_namespace=_NAMESPACE)
+        y = np.asarray(dm.response.design_matrix, dtype=float)
+    except Exception as exc:
+        raise GLMMInputError(f"cannot evaluate the response '{lhs}': {exc}") from None
+    if y.ndim == 2 and y.shape[1] != 1:
+        raise GLMMInputError(f"response '{lhs}' must give one value per row")
+    return Response(lhs, y.ravel())
+
+
+# ---------------------------------------------------------------- design
+@dataclass
+class GroupBlock:
+    """One group-level block: per-row level codes and slope columns.
+
+    ``key`` is unique within the model (used for PyMC variable names); ``label``
+    is the grouping factor as written (used in parameter labels ``sd_<label>__<column>``).
+    """
+
+    term: GroupTerm
+    key: str
+    columns: list[str]
+    levels: list[str]
+    codes: np.ndarray
+    Z: np.ndarray
+    matrix: object = field(repr=False)  # formulae CommonEffectsMatrix for new data
+    level_index: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.term.group
+
+    @property
+    def correlated(self) -> bool:
+        return self.term.correlated and len(self.columns) > 1
+
+    @property
+    def intercept_only(self) -> bool:
+        return self.columns == ["Intercept"]
+
+
+@dataclass
+class Design:
+    """Everything the model builder needs, as plain arrays (see module docstring)."""
+
+    formula: str
+    parsed: ParsedFormula
+    family: Family
+    link: str
+    response: Response
+    X: np.ndarray
+    X_columns: list[str]
+    blocks: list[GroupBlock]
+    data: pd.DataFrame
+    fixed_matrix: object = field(repr=False)
+    dropped_rows: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.response.n
+
+    def evaluate(self, newdata: pd.DataFrame) -> "NewDesign":
+        """Matrices for new rows with this design's encodings; unseen levels get code -1."""
+        return evaluate_new(self, newdata)
+
+
+@dataclass
+class NewDesign:
+    """Fixed-effect matrix, level codes (``-1`` = new level) and slope columns for new rows."""
+
+    X: np.ndarray
+    codes: list[np.ndarray]
+    Z: list[np.ndarray]
+    new_levels: list[list[str]]
+
+
+def _missing_column_error(column: str, data: pd.DataFrame, where: str) -> GLMMInputError:
+    close = difflib.get_close_matches(column, [str(c) for c in data.columns], n=3)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return GLMMInputError(f"column '{column}' used in the {where} is not in the data.{hint} "
+                          f"Columns are: {', '.join(map(str, data.columns[:30]))}")
+
+
+def used_columns(parsed: ParsedFormula) -> dict[str, str]:
+    """Map each data column the formula reads to where it is used (for error messages)."""
+    where: dict[str, str] = {}
+    for col in response_columns(parsed.response):
+        where.setdefault(col, "response")
+    for col in sorted(_var_names(parsed.fixed, "fixed effects")):
+        where.setdefault(col, "fixed effects")
+    for term in parsed.groups:
+        for col in sorted(_var_names(term.lhs, f"group-level term ({term.lhs} | {term.group})")):
+            where.setdefault(col, f"group-level term ({term.lhs} | {term.group})")
+        for col in term.factors:
+            where.setdefault(col, f"grouping factor '{term.group}'")
+    return where
+
+
+def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[str] | None,
+                 na_action: str) -> tuple[pd.DataFrame, int]:
+    """Select the used columns, check them, make categoricals explicit, handle missing values."""
+    if not isinstance(data, pd.DataFrame):
+        raise GLMMInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise GLMMInputError("the data has no rows")
+    for col, where in columns.items():
+        if col not in data.columns:
+            raise _missing_column_error(col, data, where)
+    categorical = list(categorical or [])
+    for col in categorical:
+        if col not in data.columns:
+            raise _missing_column_error(col, data, "'categorical' list")
+    keep = list(dict.fromkeys(list(columns) + [c for c in categorical if c in columns]))
+    df = data[keep].copy()
+    if na_action not in ("error", "drop"):
+        raise GLMMInputError(f"na_action must be 'error' or 'drop', got {na_action!r}")
+    missing = df.isna()
+    n_missing_rows = int(missing.any(axis=1).sum())
+    if n_missing_rows:
+        per_col = missing.sum()
+        detail = ", ".join(f"'{c}' ({int(k)})" for c, k in per_col[per_col > 0].items())
+        if na_action == "error":
+            raise GLMMInputError(
+                f"{n_missing_rows} row(s) have missing values in the columns the model uses: {detail}. "
+                f"Fill them in, or pass na_action='drop' to drop those rows.")
+        warnings.warn(f"dropped {n_missing_rows} of {len(df)} row(s) with missing values in: {detail}",
+                      stacklevel=3)
+        df = df.loc[~missing.any(axis=1)]
+        if len(df) == 0:
+            raise GLMMInputError("every row has a missing value in a column the model uses")
+    df = df.reset_index(drop=True)
+    for col in df.columns:
+        s = df[col]
+        if col in categorical and not isinstance(s.dtype, pd.CategoricalDtype):
+            df[col] = pd.Categorical(s, categories=sorted(s.unique()))
+        elif pd.api.types.is_string_dtype(s) or s.dtype == object:
+            df[col] = pd.Categorical(s.astype(str), categories=sorted(s.astype(str).unique()))
+    return df, n_missing_rows
+
+
+def _level_names(frame: pd.DataFrame) -> list[str]:
+    def fmt(v):
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+
+    return ["_".join(fmt(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+
+
+def _group_codes(df: pd.DataFrame, term: GroupTerm) -> tuple[np.ndarray, list[str]]:
+    groups = df.groupby(list(term.factors), sort=True, observed=True)
+    codes = groups.ngroup().to_numpy()
+    levels = _level_names(groups.size().reset_index()[list(term.factors)])
+    return codes.astype(np.int64), levels
+
+
+def _fixed_matrix(fixed: str, df: pd.DataFrame):
+    try:
+        dm = fm.design_matrices(fixed, df, env=0, extra_namespace=_NAMESPACE)
+    except GLMMInputError:
+        raise
+    except Exception as exc:
+        raise GLMMInputError(f"cannot build the terms '{fixed}': {exc}") from None
+    common = dm.common
+    if common is None:
+        return None, np.zeros((len(df), 0)), []
+    X = np.asarray(common.design_matrix, dtype=float)
+    columns = [str(c) for c in common.as_dataframe().columns]
+    bad = ~np.isfinite(X)
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise GLMMInputError(f"term '{columns[j]}' gives non-finite values (inf or NaN) in "
+                             f"{int(bad[:, j].sum())} row(s), e.g. log of zero; transform the column first")
+    return common, X, columns
+
+
+def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussian",
+                link: str | None = None, categorical: list[str] | None = None,
+                na_action: str = "error") -> Design:
+    """Build the :class:`Design` for ``formula`` on ``data`` (see the module docstring)."""
+    fam = family if isinstance(family, Family) else get_family(family)
+    link = fam.check_link(link)
+    parsed = parse_formula(formula)
+    df, dropped = prepare_data(data, used_columns(parsed), categorical, na_action)
+    response = build_response(parsed.response, df, fam)
+    _check_response_values(response, fam)
+    fixed_matrix, X, X_columns = _fixed_matrix(parsed.fixed, df)
+    blocks = _build_blocks(parsed, df, X_columns)
+    return Design(formula, parsed, fam, link, response, X, X_columns, blocks, df, fixed_matrix, dropped)
+
+
+def _check_response_values(response: Response, family: Family) -> None:
+    y = response.y
+    if not np.all(np.isfinite(y)):
+        raise GLMMInputError(f"response '{response.name}' has non-finite values")
+    family.check(response, family.name)
+    if family.needs_trials:
+        p = y / response.trials
+        constant = np.all(p == 0) or np.all(p == 1)
+    else:
+        constant = np.all(y == y[0])
+    if constant:
+        raise GLMMInputError(
+            f"response '{response.name}' is constant (every row is {y[0]:g}); there is nothing to model. "
+            f"Check the column, the rows selected, or the event level.")
+    if response.trials is None and family.needs_trials:
+        raise GLMMInputError(f"family '{family.name}' needs 'p(successes, trials) ~ ...'")
+
+
+def _build_blocks(parsed: ParsedFormula, df: pd.DataFrame, X_columns: list[str]) -> list[GroupBlock]:
+    blocks: list[GroupBlock] = []
+    seen: dict[tuple[str, str], str] = {}
+    used_keys: set[str] = set()
+    for term in parsed.groups:
+        matrix, Z, columns = _fixed_matrix(term.lhs, df)
+        if not columns:
+            raise GLMMInputError(f"group-level term ({term.lhs} | {term.group}) has no columns")
+        codes, levels = _group_codes(df, term)
+        if len(levels) < 2:
+            raise GLMMInputError(
+                f"grouping factor '{term.group}' has only one level ('{levels[0]}'); group-level effects "
+                f"need at least two groups. Drop '({term.lhs} | {term.group})' or check the column.")
+        for col in columns:
+            if (term.group, col) in seen:
+                raise GLMMInputError(f"'{col}' varies by '{term.group}' in two group-level terms; "
+                                     f"list it in one term only")
+            seen[(term.group, col)] = term.lhs
+        key = re.sub(r"\W", "_", term.group)
+        base, i = key, 2
+        while key in used_keys:
+            key, i = f"{base}_{i}", i + 1
+        used_keys.add(key)
+        blocks.append(GroupBlock(term, key, columns, levels, codes, Z, matrix,
+                                 {lev: i for i, lev in enumerate(levels)}))
+    return blocks
+
+
+# ---------------------------------------------------------------- new data
+def evaluate_new(design: Design, newdata: pd.DataFrame) -> NewDesign:
+    """Evaluate the fixed matrix and block columns/codes of ``design`` on ``newdata``."""
+    parsed = design.parsed
+    needed = {c: w for c, w in used_columns(parsed).items() if w != "response"}
+    df = _align_new_data(newdata, needed, design.data)
+    X = _evaluate(design.fixed_matrix, df, len(df)) if design.X_columns else np.zeros((len(df), 0))
+    codes, Zs, new_levels = [], [], []
+    for block in design.blocks:
+        Zs.append(_evaluate(block.matrix, df, len(df)))
+        names = _level_names(df[list(block.term.factors)])
+        code = np.array([block.level_index.get(name, -1) for name in names], dtype=np.int64)
+        codes.append(code)
+        new_levels.append(sorted({n for n, c in zip(names, code) if c < 0}))
+    return NewDesign(X, codes, Zs, new_levels)
+
+
+def _align_new_data(newdata: pd.DataFrame, needed: dict[str, str], train: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(newdata, pd.DataFrame):
+        raise GLMMInputError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
+    for col, where in needed.items():
+        if col not in newdata.columns:
+            raise _missing_column_error(col, newdata, f"{where} (needed for prediction)")
+    df = newdata[list(needed)].reset_index(drop=True).copy()
+    na = df.isna().any(axis=1)
+    if na.any():
+        raise GLMMInputError(f"newdata has missing values in {int(na.sum())} row(s) of the columns "
+                             f"the model uses: {', '.join(df.columns[df.isna().any()])}")
+    for col in df.columns:
+        if col in train.columns and isinstance(train[col].dtype, pd.CategoricalDtype):
+            cats = train[col].cat.categories
+            values = df[col].astype(cats.dtype) if cats.dtype != object else df[col].astype(str)
+            df[col] = pd.Categorical(values, categories=cats)
+    return df
+
+
+def _evaluate(matrix, df: pd.DataFrame, n: int) -> np.ndarray:
+    try:
+        return np.asarray(matrix.evaluate_new_data(df).design_matrix, dtype=float).reshape(n, -1)
+    except Exception as exc:
+        raise GLMMInputError(f"cannot evaluate the model terms on the new data: {exc}") from None

@@ -1,0 +1,226 @@
+"""``Fit``: a sampled model — summaries with brms-style labels, random effects, save/load.
+
+Example
+-------
+>>> # fit = gb.GLMM("Reaction ~ Days + (1 + Days | Subject)", data=df).fit(seed=1)
+>>> # fit.summary()            # index b_Intercept, b_Days, sd_Subject__Intercept, ..., sigma
+>>> # fit.ranef()              # group, level, column, mean, sd, q2.5, q97.5
+>>> # fit.save("fit.nc"); gb.load("fit.nc").summary()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from glmm_bayes.builder import parameter_refs
+from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.inference import Diagnostics, diagnose
+
+SUMMARY_COLUMNS = ["mean", "sd", "ess_bulk", "ess_tail", "r_hat", "mcse_mean"]
+
+
+def _interval_names(prob: float, hdi: bool) -> tuple[str, str]:
+    if hdi:
+        return f"hdi{100 * prob:g}_lower", f"hdi{100 * prob:g}_upper"
+    lo = 100 * (1 - prob) / 2
+    return f"q{lo:g}", f"q{100 - lo:g}"
+
+
+class Fit:
+    """Posterior draws of a :class:`glmm_bayes.GLMM` plus what is needed to summarise and predict."""
+
+    def __init__(self, model, idata, backend: str = "", seconds: float = 0.0, warn: bool = True):
+        self.model = model
+        self.idata = idata
+        self.backend = backend
+        self.seconds = seconds
+        self._params: xr.Dataset | None = None
+        self.diagnostics: Diagnostics = diagnose(idata, self.parameter_draws(), seconds, warn=warn)
+
+    # ---------------------------------------------------------- draws
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.idata["posterior"].to_dataset()
+
+    def parameter_draws(self) -> xr.Dataset:
+        """One variable per labelled parameter (``b_x``, ``sd_g__x``, ``cor_g__a__b``, ``sigma``), dims (chain, draw)."""
+        if self._params is None:
+            posterior = self.posterior
+            data = {}
+            for ref in parameter_refs(self.model.design, self.model.prior_set):
+                da = posterior[ref.var]
+                if ref.sel:
+                    da = da.sel(dict(ref.sel))
+                data[ref.label] = da.drop_vars([c for c in da.coords if c not in ("chain", "draw")])
+            self._params = xr.Dataset(data)
+        return self._params
+
+    def random_effects(self) -> dict[str, xr.DataArray]:
+        """Group-level effects per block key: DataArray (chain, draw, ``<key>__level``, ``<key>__coef``)."""
+        posterior = self.posterior
+        out = {}
+        for block in self.model.design.blocks:
+            key = block.key
+            z = posterior[f"z_{key}"]
+            sd = posterior[f"sd_{key}"]
+            if block.correlated:
+                corr = posterior[f"cor_{key}"].values
+                chol = np.linalg.cholesky(corr) * sd.values[..., :, None]
+                u = np.einsum("cdlk,cdjk->cdlj", z.values, chol)
+                out[key] = z.copy(data=u)
+            else:
+                out[key] = z * sd
+        return out
+
+    # ---------------------------------------------------------- tables
+    def summary(self, prob: float = 0.95, hdi: bool = False) -> pd.DataFrame:
+        """Posterior summary of the population-level parameters.
+
+        Index: parameter labels (DESIGN.md §2). Columns: ``mean, sd``, the
+        central interval ``q2.5, q97.5`` for ``prob=0.95`` (or the HDI with
+        ``hdi=True``), ``ess_bulk, ess_tail, r_hat, mcse_mean``.
+        """
+        return summarise(self.parameter_draws(), prob, hdi)
+
+    def ranef(self, prob: float = 0.95) -> pd.DataFrame:
+        """Tidy table of group-level effects: ``group, level, column, mean, sd`` and the interval."""
+        lo_name, hi_name = _interval_names(prob, False)
+        frames = []
+        for block in self.model.design.blocks:
+            u = self.random_effects()[block.key].values
+            flat = u.reshape(-1, *u.shape[2:])
+            q = np.quantile(flat, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+            levels = np.repeat(block.levels, len(block.columns))
+            frames.append(pd.DataFrame({
+                "group": block.label, "level": levels, "column": np.tile(block.columns, len(block.levels)),
+                "mean": flat.mean(axis=0).ravel(), "sd": flat.std(axis=0, ddof=1).ravel(),
+                lo_name: q[0].ravel(), hi_name: q[1].ravel()}))
+        if not frames:
+            return pd.DataFrame(columns=["group", "level", "column", "mean", "sd", lo_name, hi_name])
+        return pd.concat(frames, ignore_index=True)
+
+    def loo(self, pointwise: bool = True):
+        """PSIS-LOO (ArviZ) on the pointwise log-likelihood of each data row."""
+        import arviz as az
+
+        return az.loo(self.idata, pointwise=pointwise)
+
+    def __repr__(self) -> str:
+        spec = self.model.spec
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            table = self.summary().round(3).to_string()
+        return (f"GLMM fit: {spec.formula}  [family {self.model.design.family.name}, link "
+                f"{self.model.design.link}]\n{self.model.design.n} observations; backend {self.backend}; "
+                f"{self.seconds:.1f} s\n{table}\n{self.diagnostics}")
+
+    # ---------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fit (draws, spec, data, environment) to one NetCDF file, atomically."""
+        path = Path(path)
+        tree = self.idata.copy()
+        tree["glmm_data"] = xr.DataTree(_frame_to_dataset(self.model.design.data))
+        tree.attrs.update(self.model.spec_attrs())
+        tree.attrs["glmm_backend"] = self.backend
+        tree.attrs["glmm_seconds"] = float(self.seconds)
+        tree.attrs["glmm_environment"] = json.dumps(environment())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            _drop_object_vars(tree).to_netcdf(tmp, engine="h5netcdf")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+
+def summarise(params: xr.Dataset, prob: float = 0.95, hdi: bool = False) -> pd.DataFrame:
+    """ArviZ summary of labelled draws with DESIGN.md's column names."""
+    import arviz as az
+
+    if not 0 < prob < 1:
+        raise GLMMInputError(f"prob must be between 0 and 1, got {prob!r}")
+    table = az.summary(params, ci_prob=prob, ci_kind="hdi" if hdi else "eti", round_to="none")
+    lo_name, hi_name = _interval_names(prob, hdi)
+    lb = [c for c in table.columns if c.endswith("_lb")][0]
+    ub = [c for c in table.columns if c.endswith("_ub")][0]
+    table = table.rename(columns={lb: lo_name, ub: hi_name})
+    table = table[["mean", "sd", lo_name, hi_name, "ess_bulk", "ess_tail", "r_hat", "mcse_mean"]]
+    table.index.name = "param"
+    return table.astype(float)
+
+
+def environment() -> dict[str, str]:
+    """Versions of the stack, for reproducibility records."""
+    from importlib import metadata
+
+    env = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("glmm_bayes", "pymc", "pytensor", "arviz", "nutpie", "numpyro", "jax", "numpy", "formulae"):
+        try:
+            env[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return env
+
+
+def _frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
+    data, meta = {}, {}
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            meta[col] = [str(c) for c in s.cat.categories]
+            data[col] = ("row", s.astype(str).to_numpy(dtype="U"))
+        else:
+            data[col] = ("row", s.to_numpy())
+    ds = xr.Dataset(data)
+    ds.attrs["categories"] = json.dumps(meta)
+    ds.attrs["columns"] = json.dumps([str(c) for c in df.columns])
+    return ds
+
+
+def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
+    meta = json.loads(ds.attrs.get("categories", "{}"))
+    columns = json.loads(ds.attrs.get("columns", "[]")) or list(ds.data_vars)
+    df = pd.DataFrame({c: ds[c].values for c in columns})
+    for col, cats in meta.items():
+        df[col] = pd.Categorical(df[col].astype(str), categories=cats)
+    return df
+
+
+def _drop_object_vars(tree: xr.DataTree) -> xr.DataTree:
+    """NetCDF cannot store Python objects (nutpie's divergence messages): drop such variables."""
+    def clean(ds: xr.Dataset) -> xr.Dataset:
+        bad = [v for v, da in ds.data_vars.items() if da.dtype == object]
+        return ds.drop_vars(bad)
+
+    return tree.map_over_datasets(clean)
+
+
+def load(path: str | os.PathLike) -> Fit:
+    """Read a fit written by :meth:`Fit.save`; it can summarise and predict as before."""
+    from glmm_bayes.glmm import GLMM
+
+    path = Path(path)
+    if not path.is_file():
+        raise GLMMInputError(f"fit file '{path}' does not exist")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except Exception as exc:
+        raise GLMMInputError(f"'{path}' is not a readable fit file (NetCDF): {exc}") from None
+    if "glmm_spec" not in tree.attrs or "glmm_data" not in tree.children:
+        raise GLMMInputError(f"'{path}' is a NetCDF file but not a glmm_bayes fit (no spec or data stored)")
+    data = _dataset_to_frame(tree["glmm_data"].to_dataset())
+    model = GLMM.from_attrs(tree.attrs, data)
+    idata = tree.copy()
+    del idata["glmm_data"]
+    return Fit(model, idata, backend=str(tree.attrs.get("glmm_backend", "")),
+               seconds=float(tree.attrs.get("glmm_seconds", 0.0)), warn=False)

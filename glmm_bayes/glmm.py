@@ -1,0 +1,135 @@
+"""``GLMM``: the user-facing model object tying the pipeline stages together.
+
+spec (:mod:`~glmm_bayes.spec`) → design (:mod:`~glmm_bayes.design`) → priors
+(:mod:`~glmm_bayes.priors`) → PyMC model (:mod:`~glmm_bayes.builder`) → NUTS
+(:mod:`~glmm_bayes.inference`) → :class:`~glmm_bayes.fit.Fit`. Each stage's
+output is an attribute: ``design``, ``prior_set``/``priors``, ``pymc_model``.
+
+Example
+-------
+>>> import glmm_bayes as gb, pandas as pd
+>>> df = pd.read_csv("../shared/data/sleepstudy.csv")          # doctest: +SKIP
+>>> model = gb.GLMM("Reaction ~ Days + (1 + Days | Subject)", data=df)   # doctest: +SKIP
+>>> model.priors                                                 # doctest: +SKIP
+>>> fit = model.fit(draws=1000, tune=1000, chains=4, seed=1)   # doctest: +SKIP
+>>> fit.summary()                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import pandas as pd
+
+from glmm_bayes import inference
+from glmm_bayes.builder import build_model
+from glmm_bayes.design import Design, make_design
+from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.fit import Fit
+from glmm_bayes.priors import PriorSet, resolve_priors
+from glmm_bayes.spec import ModelSpec
+
+
+class GLMM:
+    """A Bayesian generalized linear mixed model, built from a formula and a data frame.
+
+    Parameters
+    ----------
+    formula : lme4/brms-style formula, e.g. ``"y ~ x + (1 + x | g)"`` (DESIGN.md §2).
+    data : the data frame.
+    family, link : response distribution and link (``link=None`` = the family's default).
+    priors : prior strings by key (``Intercept``, ``b``, ``b_<col>``, ``sd``, ``sd_<group>``,
+        ``cor``, ``cor_<group>``, family parameters); unspecified ones get data-scaled defaults.
+    categorical : numeric columns to treat as categorical.
+    na_action : ``"error"`` (default) or ``"drop"`` rows with missing values in used columns.
+    """
+
+    def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None,
+                 priors: dict[str, str] | None = None, categorical: list[str] | None = None,
+                 na_action: str = "error", name: str = "model", data_source: str | None = None,
+                 sampler: dict | None = None):
+        if priors is not None and not isinstance(priors, dict):
+            raise GLMMInputError(f"priors must be a dict of key -> prior string, got {type(priors).__name__}")
+        self.spec = ModelSpec(formula=formula, family=family, link=link, priors=dict(priors or {}),
+                              categorical=list(categorical or []), data=data_source, name=name,
+                              sampler=dict(sampler or {}), na_action=na_action)
+        self.design: Design = make_design(formula, data, family, link, categorical, na_action)
+        self.spec.family = self.design.family.name
+        self.prior_set: PriorSet = resolve_priors(self.design, self.spec.priors)
+        self._pymc_model = None
+        self._compiled = None
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, data: pd.DataFrame | None = None) -> "GLMM":
+        """Build from a :class:`ModelSpec` (data read from the spec unless given)."""
+        data = spec.load_data() if data is None else data
+        return cls(spec.formula, data, family=spec.family, link=spec.link, priors=spec.priors,
+                   categorical=spec.categorical, na_action=spec.na_action, name=spec.name,
+                   data_source=spec.data, sampler=spec.sampler)
+
+    @classmethod
+    def from_attrs(cls, attrs: dict, data: pd.DataFrame) -> "GLMM":
+        spec = ModelSpec.from_toml_string(str(attrs["glmm_spec"]))
+        spec.na_action = "error"  # the stored data is already the cleaned data
+        return cls.from_spec(spec, data)
+
+    def spec_attrs(self) -> dict[str, str]:
+        return {"glmm_spec": self.spec.to_toml()}
+
+    # ---------------------------------------------------------- stages
+    @property
+    def priors(self) -> pd.DataFrame:
+        """The full prior table actually used (defaults filled in)."""
+        return self.prior_set.table()
+
+    @property
+    def pymc_model(self):
+        """The PyMC model (built on first access, then cached)."""
+        if self._pymc_model is None:
+            self._pymc_model = build_model(self.design, self.prior_set)
+        return self._pymc_model
+
+    def graph(self):
+        """The model graph: a graphviz diagram when Graphviz is installed, else a text description."""
+        import pymc as pm
+
+        if shutil.which("dot"):
+            return pm.model_to_graphviz(self.pymc_model)
+        return self.pymc_model.str_repr()
+
+    # ---------------------------------------------------------- sampling
+    def fit(self, draws: int | None = None, tune: int | None = None, chains: int | None = None,
+            seed: int | None = None, backend: str | None = None, target_accept: float | None = None,
+            progressbar: bool = True, warn: bool = True) -> Fit:
+        """Sample the posterior with NUTS and return a :class:`Fit`.
+
+        Unset arguments come from the spec's ``[sampler]`` table, then the
+        defaults draws=1000, tune=1000, chains=4, backend="nutpie", target_accept=0.8.
+        """
+        settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": None,
+                    "backend": inference.DEFAULT_BACKEND, "target_accept": 0.8}
+        settings.update(self.spec.sampler)
+        given = {"draws": draws, "tune": tune, "chains": chains, "seed": seed, "backend": backend,
+                 "target_accept": target_accept}
+        settings.update({k: v for k, v in given.items() if v is not None})
+        inference.check_settings(**settings)
+        model = self.pymc_model
+        with inference.Timer() as timer, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=".*divergence_message.*")
+            compiled = None
+            if settings["backend"] == "nutpie":
+                if self._compiled is None:
+                    self._compiled = inference.compile_nutpie(model)
+                compiled = self._compiled
+            idata = inference.sample(model, progressbar=progressbar, compiled=compiled, **settings)
+        idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
+        return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn)
+
+    def __repr__(self) -> str:
+        d = self.design
+        groups = ", ".join(f"{b.label} ({len(b.levels)} levels: {', '.join(b.columns)}"
+                           f"{', correlated' if b.correlated else ''})" for b in d.blocks) or "none"
+        return (f"GLMM: {self.spec.formula}\n  family {d.family.name} (link {d.link}); {d.n} observations\n"
+                f"  fixed effects: {', '.join(d.X_columns) or 'none'}\n  group-level: {groups}")

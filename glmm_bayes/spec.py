@@ -1,0 +1,171 @@
+"""``ModelSpec``: a model as plain data (formula, family, link, priors, data source, sampler).
+
+Spec files are TOML (``models/*.toml``, DESIGN.md §2). Loading one never
+executes code: the formula is checked against an allow-list of functions
+(:func:`glmm_bayes.design.check_safe`) and priors are parsed by a grammar.
+
+Example
+-------
+>>> spec = ModelSpec.from_toml_string('''
+... name = "cbpp"
+... formula = "p(incidence, size) ~ period + (1 | herd)"
+... family = "binomial"
+... categorical = ["period"]
+... [priors]
+... sd = "half_normal(3)"
+... [sampler]
+... draws = 500
+... ''')
+>>> spec.family, spec.priors, spec.sampler["draws"]
+('binomial', {'sd': 'half_normal(3)'}, 500)
+>>> ModelSpec.from_toml_string(spec.to_toml()) == spec
+True
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from glmm_bayes.errors import GLMMInputError
+
+SAMPLER_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "backend": str,
+                "target_accept": float}
+SPEC_KEYS = {"name", "formula", "family", "link", "data", "categorical", "priors", "sampler",
+             "na_action", "description"}
+
+
+@dataclass
+class ModelSpec:
+    """A model as data. ``data`` is a CSV path (relative to the spec file) or ``"builtin:NAME"``."""
+
+    formula: str
+    family: str = "gaussian"
+    link: str | None = None
+    priors: dict[str, str] = field(default_factory=dict)
+    categorical: list[str] = field(default_factory=list)
+    data: str | None = None
+    name: str = "model"
+    sampler: dict = field(default_factory=dict)
+    na_action: str = "error"
+    description: str = ""
+    source: str | None = field(default=None, compare=False)  # the file it came from
+
+    def __post_init__(self):
+        if not isinstance(self.formula, str) or "~" not in self.formula:
+            raise GLMMInputError(f"spec '{self.name}': 'formula' must be a string like 'y ~ x + (1 | g)', "
+                                 f"got {self.formula!r}")
+        if not isinstance(self.family, str):
+            raise GLMMInputError(f"spec '{self.name}': 'family' must be a string, got {self.family!r}")
+        if not isinstance(self.priors, dict) or not all(isinstance(v, str) for v in self.priors.values()):
+            raise GLMMInputError(f"spec '{self.name}': [priors] must map keys to strings like "
+                                 f"'normal(0, 2.5)', got {self.priors!r}")
+        if isinstance(self.categorical, str) or not all(isinstance(c, str) for c in self.categorical):
+            raise GLMMInputError(f"spec '{self.name}': 'categorical' must be a list of column names, "
+                                 f"got {self.categorical!r}")
+        self.categorical = list(self.categorical)
+        self.sampler = check_sampler(self.sampler, f"spec '{self.name}'")
+
+    # ---------------------------------------------------------- TOML
+    @classmethod
+    def from_dict(cls, raw: dict, source: str | None = None) -> "ModelSpec":
+        unknown = set(raw) - SPEC_KEYS
+        where = f"spec file {source}" if source else "spec"
+        if unknown:
+            raise GLMMInputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                                 f"allowed keys: {', '.join(sorted(SPEC_KEYS))}")
+        if "formula" not in raw:
+            raise GLMMInputError(f"{where}: missing the required key 'formula'")
+        spec = cls(**{k: v for k, v in raw.items()})
+        spec.source = source
+        return spec
+
+    @classmethod
+    def from_toml_string(cls, text: str, source: str | None = None) -> "ModelSpec":
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise GLMMInputError(f"spec file {source or ''} is not valid TOML: {exc}") from None
+        return cls.from_dict(raw, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelSpec":
+        """Read a spec file (TOML)."""
+        path = Path(path)
+        if not path.is_file():
+            raise GLMMInputError(f"spec file '{path}' does not exist")
+        return cls.from_toml_string(path.read_text(), source=str(path))
+
+    def to_dict(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if k != "source"}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+
+    def to_toml(self) -> str:
+        """Serialise as TOML (JSON string quoting is valid TOML for basic strings)."""
+        d = self.to_dict()
+        lines = []
+        for key in ("name", "description", "formula", "family", "link", "data", "na_action"):
+            if key in d:
+                lines.append(f"{key} = {json.dumps(d[key])}")
+        if "categorical" in d:
+            lines.append(f"categorical = {json.dumps(d['categorical'])}")
+        for table in ("priors", "sampler"):
+            if table in d:
+                lines.append(f"\n[{table}]")
+                lines.extend(f"{json.dumps(k) if not k.isidentifier() else k} = {json.dumps(v)}"
+                             for k, v in d[table].items())
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_toml())
+
+    # ---------------------------------------------------------- data
+    def load_data(self) -> pd.DataFrame:
+        """Read the data the spec names: ``builtin:NAME[?seed=S]`` or a CSV path relative to the spec."""
+        if not self.data:
+            raise GLMMInputError(f"spec '{self.name}' names no data; add data = \"path/to/file.csv\" "
+                                 f"or data = \"builtin:hospital\"")
+        if self.data.startswith("builtin:"):
+            from glmm_bayes import datasets
+
+            name, _, query = self.data[len("builtin:"):].partition("?")
+            seed = None
+            if query:
+                key, _, value = query.partition("=")
+                if key != "seed" or not value.isdigit():
+                    raise GLMMInputError(f"builtin data '{self.data}': only '?seed=N' is understood")
+                seed = int(value)
+            return datasets.load(name, seed=seed)
+        path = Path(self.data)
+        if not path.is_absolute() and self.source:
+            path = Path(self.source).parent / path
+        if not path.is_file():
+            raise GLMMInputError(f"data file '{path}' named by spec '{self.name}' does not exist")
+        try:
+            return pd.read_csv(path)
+        except Exception as exc:
+            raise GLMMInputError(f"cannot read data file '{path}' as CSV: {exc}") from None
+
+
+def check_sampler(sampler: dict, where: str) -> dict:
+    """Validate a ``[sampler]`` table (draws, tune, chains, seed, backend, target_accept)."""
+    if not isinstance(sampler, dict):
+        raise GLMMInputError(f"{where}: [sampler] must be a table")
+    out = {}
+    for key, value in sampler.items():
+        if key not in SAMPLER_KEYS:
+            raise GLMMInputError(f"{where}: unknown sampler setting '{key}'; allowed: "
+                                 f"{', '.join(SAMPLER_KEYS)}")
+        kind = SAMPLER_KEYS[key]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise GLMMInputError(f"{where}: sampler setting '{key}' must be a whole number, got {value!r}")
+        if kind is float and not isinstance(value, (int, float)):
+            raise GLMMInputError(f"{where}: sampler setting '{key}' must be a number, got {value!r}")
+        if kind is str and not isinstance(value, str):
+            raise GLMMInputError(f"{where}: sampler setting '{key}' must be a string, got {value!r}")
+        out[key] = value
+    return out
