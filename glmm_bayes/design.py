@@ -68,7 +68,7 @@ class ParsedFormula:
     groups: tuple[GroupTerm, ...]
 
 
-def check_safe(formula: str) -> None:
+def check_safe(formula: str, columns=()) -> None:
     """Refuse a formula that calls anything outside :data:`ALLOWED_FUNCTIONS`.
 
     >>> check_safe("y ~ np.log(x) + C(g)")
@@ -94,6 +94,9 @@ def check_safe(formula: str) -> None:
         name = re.sub(r"\s+", "", dotted)
         if re.fullmatch(r"\d+\.\d*", name) or name in ALLOWED_FUNCTIONS:
             continue
+        if name in columns:
+            raise GLMMInputError(f"column '{name}' contains '.', which formulas read as attribute access; "
+                                 f"rename the column (e.g. {name.replace('.', '_')!r})")
         raise GLMMInputError(f"formula uses '{name}', which is not allowed; a formula may only use column "
                              f"names and these functions: {allowed}")
 
@@ -124,7 +127,7 @@ def _group_terms(lhs: str, group_expr: str, correlated: bool, formula: str) -> l
     return terms
 
 
-def parse_formula(formula: str) -> ParsedFormula:
+def parse_formula(formula: str, columns=()) -> ParsedFormula:
     """Split ``formula`` into response, fixed part and group-level terms.
 
     >>> f = parse_formula("y ~ x + (1 + x || g) + (1 | a/b)")
@@ -133,7 +136,9 @@ def parse_formula(formula: str) -> ParsedFormula:
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise GLMMInputError(f"formula must be a string like 'y ~ x + (1 | g)', got {formula!r}")
-    check_safe(formula)
+    if formula.count("~") != 1:
+        raise GLMMInputError(f"formula '{formula}' must contain exactly one '~'")
+    check_safe(formula, columns)
     response, _, rhs = formula.partition("~")
     response = response.strip()
     if not response:
@@ -152,6 +157,8 @@ def parse_formula(formula: str) -> ParsedFormula:
             if not lhs or not group_expr:
                 raise GLMMInputError(f"group-level term '{part}' needs terms left of '|' and a group right of it")
             groups.extend(_group_terms(lhs, group_expr, correlated, formula))
+        elif len(_split_top_level(part, "|")) > 1:
+            raise GLMMInputError(f"'{part}' looks like a group-level term; write it in parentheses: ({part})")
         elif part:
             fixed_parts.append(part)
     fixed = " + ".join(fixed_parts) if fixed_parts else "1"
@@ -329,6 +336,9 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
         raise GLMMInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if len(data) == 0:
         raise GLMMInputError("the data has no rows")
+    dups = [c for c in columns if (data.columns == c).sum() > 1]
+    if dups:
+        raise GLMMInputError(f"column '{dups[0]}' appears more than once in the data; rename or drop the duplicates")
     for col, where in columns.items():
         if col not in data.columns:
             raise _missing_column_error(col, data, where)
@@ -357,6 +367,9 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
     df = df.reset_index(drop=True)
     for col in df.columns:
         s = df[col]
+        if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
+            raise GLMMInputError(f"column '{col}' holds datetime values; convert it to a number (e.g. days since "
+                                 f"the start) or a category before modelling")
         if col in categorical and not isinstance(s.dtype, pd.CategoricalDtype):
             df[col] = pd.Categorical(s, categories=sorted(s.unique()))
         elif pd.api.types.is_string_dtype(s) or s.dtype == object:
@@ -406,7 +419,7 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
     """Build the :class:`Design` for ``formula`` on ``data`` (see the module docstring)."""
     fam = family if isinstance(family, Family) else get_family(family)
     link = fam.check_link(link)
-    parsed = parse_formula(formula)
+    parsed = parse_formula(formula, tuple(map(str, getattr(data, "columns", ()))))
     df, dropped = prepare_data(data, used_columns(parsed), categorical, na_action)
     response = build_response(parsed.response, df, fam)
     _check_response_values(response, fam)
@@ -467,11 +480,12 @@ def evaluate_new(design: Design, newdata: pd.DataFrame) -> NewDesign:
     parsed = design.parsed
     needed = {c: w for c, w in used_columns(parsed).items() if w != "response"}
     df = _align_new_data(newdata, needed, design.data)
+    raw = newdata.reset_index(drop=True)
     X = _evaluate(design.fixed_matrix, df, len(df)) if design.X_columns else np.zeros((len(df), 0))
     codes, Zs, new_levels = [], [], []
     for block in design.blocks:
         Zs.append(_evaluate(block.matrix, df, len(df)))
-        names = _level_names(df[list(block.term.factors)])
+        names = _level_names(raw[list(block.term.factors)])
         code = np.array([block.level_index.get(name, -1) for name in names], dtype=np.int64)
         codes.append(code)
         new_levels.append(sorted({n for n, c in zip(names, code) if c < 0}))

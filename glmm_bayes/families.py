@@ -102,7 +102,7 @@ def _require_integer_nonneg(response: Response, family: str) -> None:
         i = bad[0]
         raise GLMMInputError(
             f"family '{family}' needs non-negative whole-number counts in '{response.name}', but row {i} "
-            f"has {y[i]!r} ({len(bad)} such row(s)). Use a count outcome, or a family for continuous "
+            f"has {y[i]:g} ({len(bad)} such row(s)). Use a count outcome, or a family for continuous "
             f"data such as 'gaussian' or 'gamma'.")
 
 
@@ -112,7 +112,7 @@ def _check_binary(response: Response, family: str) -> None:
     if len(bad):
         i = bad[0]
         raise GLMMInputError(
-            f"family 'bernoulli' needs a 0/1 outcome, but '{response.name}' has value {y[i]!r} in row {i} "
+            f"family 'bernoulli' needs a 0/1 outcome, but '{response.name}' has value {y[i]:g} in row {i} "
             f"({len(bad)} such row(s)). Recode it to 0/1, pick the event level with "
             f"'{response.name}[level] ~ ...', or use family 'binomial' with 'p(successes, trials) ~ ...'.")
 
@@ -126,7 +126,7 @@ def _check_trials(response: Response, family: str) -> None:
     n = response.trials
     bad = np.flatnonzero((n != np.round(n)) | (n < 1))
     if len(bad):
-        raise GLMMInputError(f"binomial trials must be whole numbers >= 1, but row {bad[0]} has {n[bad[0]]!r}")
+        raise GLMMInputError(f"binomial trials must be whole numbers >= 1, but row {bad[0]} has {n[bad[0]]:g}")
     bad = np.flatnonzero(response.y > n)
     if len(bad):
         i = bad[0]
@@ -140,7 +140,7 @@ def _check_positive(response: Response, family: str) -> None:
     if len(bad):
         raise GLMMInputError(
             f"family '{family}' needs a strictly positive outcome, but '{response.name}' is "
-            f"{response.y[bad[0]]!r} in row {bad[0]} ({len(bad)} such row(s)).")
+            f"{response.y[bad[0]]:g} in row {bad[0]} ({len(bad)} such row(s)).")
 
 
 def _check_none(response: Response, family: str) -> None:

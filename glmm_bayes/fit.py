@@ -113,6 +113,12 @@ class Fit:
 
         return az.loo(self.idata, pointwise=pointwise)
 
+    def waic(self, warn: bool = True):
+        """WAIC from the pointwise log-likelihood (see :func:`glmm_bayes.compare.waic`)."""
+        from glmm_bayes.compare import waic
+
+        return waic(self.idata, warn=warn)
+
     def __repr__(self) -> str:
         spec = self.model.spec
         with pd.option_context("display.width", 120, "display.max_columns", 20):
@@ -135,7 +141,7 @@ class Fit:
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            _drop_object_vars(tree).to_netcdf(tmp, engine="h5netcdf")
+            _drop_object_vars(tree).to_netcdf(tmp, engine="netcdf4")
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -213,7 +219,7 @@ def load(path: str | os.PathLike) -> Fit:
     if not path.is_file():
         raise GLMMInputError(f"fit file '{path}' does not exist")
     try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
+        tree = xr.open_datatree(path, engine="netcdf4").load()
     except Exception as exc:
         raise GLMMInputError(f"'{path}' is not a readable fit file (NetCDF): {exc}") from None
     if "glmm_spec" not in tree.attrs or "glmm_data" not in tree.children:

@@ -51,10 +51,12 @@ class GLMM:
                  sampler: dict | None = None):
         if priors is not None and not isinstance(priors, dict):
             raise GLMMInputError(f"priors must be a dict of key -> prior string, got {type(priors).__name__}")
+        if isinstance(categorical, str):
+            raise GLMMInputError(f"categorical must be a list of column names, e.g. [{categorical!r}]")
+        self.design: Design = make_design(formula, data, family, link, categorical, na_action)
         self.spec = ModelSpec(formula=formula, family=family, link=link, priors=dict(priors or {}),
                               categorical=list(categorical or []), data=data_source, name=name,
                               sampler=dict(sampler or {}), na_action=na_action)
-        self.design: Design = make_design(formula, data, family, link, categorical, na_action)
         self.spec.family = self.design.family.name
         self.prior_set: PriorSet = resolve_priors(self.design, self.spec.priors)
         self._pymc_model = None

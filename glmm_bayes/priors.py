@@ -69,6 +69,8 @@ DEFAULT_LKJ_ETA = 2.0
 
 
 def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)
     return f"{x:.4g}" if x != int(x) or abs(x) >= 1e6 else str(int(x))
 
 
@@ -140,7 +142,8 @@ class Prior:
         if not ok:
             examples = {"positive": "half_normal(1) or exponential(1)", "real": "normal(0, 1)",
                         "correlation": "lkj(2)", "unit": "beta(1, 1)"}
-            want = " or ".join(examples[s] for s in supports if s in examples)
+            want = " or ".join(examples[s] for s in ("real", "positive", "correlation", "unit")
+                               if s in supports)
             raise GLMMInputError(f"prior for '{key}' is {self}, which does not suit {what}; use e.g. {want}")
 
     def kwargs(self) -> dict[str, float]:
@@ -207,9 +210,12 @@ def resolve_priors(design, user: dict[str, str] | None = None) -> PriorSet:
     Keys: ``Intercept``, ``b``, ``b_<column>``, ``sd``, ``sd_<group>``, ``cor``,
     ``cor_<group>`` and the family's parameter names. An unknown key is an error.
     """
-    user = dict(user or {})
-    if not isinstance(user, dict):
+    if user is not None and not isinstance(user, dict):
         raise GLMMInputError(f"priors must be a dict of key -> prior string, got {type(user).__name__}")
+    user = dict(user or {})
+    bad = [k for k in user if not isinstance(k, str)]
+    if bad:
+        raise GLMMInputError(f"prior keys must be strings such as 'b' or 'sd_g', got {bad[0]!r}")
     parsed = {key: Prior.parse(text, key) for key, text in user.items()}
     family, link = design.family, design.link
     loc, scale = family.location_scale(design.response, link)

@@ -59,9 +59,13 @@ class ModelSpec:
         if not isinstance(self.formula, str) or "~" not in self.formula:
             raise GLMMInputError(f"spec '{self.name}': 'formula' must be a string like 'y ~ x + (1 | g)', "
                                  f"got {self.formula!r}")
+        from glmm_bayes.design import check_safe
+
+        check_safe(self.formula)
         if not isinstance(self.family, str):
             raise GLMMInputError(f"spec '{self.name}': 'family' must be a string, got {self.family!r}")
-        if not isinstance(self.priors, dict) or not all(isinstance(v, str) for v in self.priors.values()):
+        if not isinstance(self.priors, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.priors.items()):
             raise GLMMInputError(f"spec '{self.name}': [priors] must map keys to strings like "
                                  f"'normal(0, 2.5)', got {self.priors!r}")
         if isinstance(self.categorical, str) or not all(isinstance(c, str) for c in self.categorical):

@@ -1,0 +1,182 @@
+"""The ``glmm-bayes`` command line (DESIGN.md §2).
+
+``glmm-bayes fit SPEC.toml [--out DIR] [--draws N] [--tune N] [--chains N] [--seed S] [--backend B]``
+writes ``DIR/posterior.nc`` and ``DIR/summary.csv`` and prints the summary and diagnostics.
+``glmm-bayes demo`` fits the built-in hospital remission model and prints it next to the truth.
+
+Exit codes: 0 success, 2 user error (one paragraph, no traceback), 1 internal failure.
+
+Example
+-------
+$ glmm-bayes fit models/sleepstudy.toml --out out/sleep --draws 500 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from glmm_bayes.errors import GLMMInputError
+
+SUMMARY_CSV_COLUMNS = ["mean", "sd", "q2.5", "q97.5", "ess_bulk", "ess_tail", "r_hat", "mcse_mean"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as a user error (exit 2) in our own words."""
+
+    def error(self, message):
+        raise GLMMInputError(f"{message}. Run 'glmm-bayes {self.prog.split()[-1]} --help' for usage.")
+
+
+def _add_sampler_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--draws", type=int, help="posterior draws per chain (overrides the spec)")
+    p.add_argument("--tune", type=int, help="warm-up iterations per chain")
+    p.add_argument("--chains", type=int, help="number of chains")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same draws)")
+    p.add_argument("--backend", choices=["nutpie", "numpyro", "pymc"], help="NUTS implementation")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="glmm-bayes", description="Bayesian GLMMs on PyMC from declarative TOML specs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("fit", help="fit one model spec; write posterior.nc and summary.csv")
+    p.add_argument("spec", help="model spec file (TOML)")
+    p.add_argument("--out", default=None, help="output folder (default: out/<spec name>)")
+    _add_sampler_flags(p)
+    p = sub.add_parser("compare", help="fit several specs and compare them by PSIS-LOO")
+    p.add_argument("specs", nargs="+", help="model spec files (TOML)")
+    p.add_argument("--out", default="out/compare", help="output folder for compare.csv")
+    p.add_argument("--report", default=None, help="also write an HTML report to this file")
+    _add_sampler_flags(p)
+    p = sub.add_parser("demo", help="fit the built-in hospital remission model and compare with the truth")
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--backend", choices=["nutpie", "numpyro", "pymc"], default=None)
+    p.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def _sampler_overrides(args) -> dict:
+    keys = ("draws", "tune", "chains", "seed", "backend")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def write_summary_csv(fit, path: Path) -> pd.DataFrame:
+    """``summary.csv``: first column ``param``, then DESIGN.md's columns."""
+    table = fit.summary(prob=0.95)[SUMMARY_CSV_COLUMNS]
+    table.reset_index().to_csv(path, index=False)
+    return table
+
+
+def fit_spec(spec_path: str, overrides: dict, progress: bool):
+    from glmm_bayes.glmm import GLMM
+    from glmm_bayes.spec import ModelSpec
+
+    spec = ModelSpec.load(spec_path)
+    model = GLMM.from_spec(spec)
+    return model.fit(progressbar=progress, **overrides)
+
+
+def cmd_fit(args) -> int:
+    from glmm_bayes.spec import ModelSpec
+
+    spec = ModelSpec.load(args.spec)
+    out = Path(args.out or Path("out") / spec.name)
+    fit = fit_spec(args.spec, _sampler_overrides(args), not args.no_progress)
+    out.mkdir(parents=True, exist_ok=True)
+    fit.save(out / "posterior.nc")
+    table = write_summary_csv(fit, out / "summary.csv")
+    with pd.option_context("display.width", 140, "display.max_columns", 20):
+        print(f"{spec.name}: {spec.formula}  [{fit.model.design.family.name}, {fit.model.design.link}]")
+        print(table.round(3).to_string())
+    print(fit.diagnostics)
+    print(f"wrote {out / 'posterior.nc'} and {out / 'summary.csv'}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from glmm_bayes.compare import compare
+    from glmm_bayes.spec import ModelSpec
+
+    names, fits = [], {}
+    for path in args.specs:
+        spec = ModelSpec.load(path)
+        name = spec.name if spec.name not in fits else Path(path).stem
+        fits[name] = fit_spec(path, _sampler_overrides(args), not args.no_progress)
+        names.append(name)
+    result = compare(fits)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(out / "compare.csv", index=False)
+    with pd.option_context("display.width", 140, "display.max_columns", 20):
+        print(result.table.round(2).to_string(index=False))
+    print(result.reading)
+    print(f"wrote {out / 'compare.csv'}")
+    if args.report:
+        try:
+            from glmm_bayes.report import report
+        except ImportError:
+            raise GLMMInputError("HTML reports are not available in this version yet; "
+                                 "drop --report (compare.csv was written)") from None
+        report(fits, args.report, comparison=result)
+        print(f"wrote {args.report}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from glmm_bayes import datasets
+    from glmm_bayes.glmm import GLMM
+
+    data = datasets.hospital(seed=args.seed)
+    formula = datasets.HOSPITAL_FORMULAS["remission"]
+    print(f"Built-in hospital data: {len(data)} patients, {data['DID'].nunique()} doctors.")
+    print(f"Model: {formula}  (bernoulli, logit link)\n")
+    model = GLMM(formula, data, family="bernoulli")
+    settings = _sampler_overrides(args)
+    fit = model.fit(progressbar=not args.no_progress, **settings)
+    table = fit.summary()[["mean", "sd", "q2.5", "q97.5", "r_hat", "ess_bulk"]]
+    truth = pd.Series({k: v for k, v in datasets.HOSPITAL_TRUTH.items() if not isinstance(v, dict)})
+    table.insert(0, "truth", truth.reindex(table.index))
+    table["covered"] = (table["truth"] >= table["q2.5"]) & (table["truth"] <= table["q97.5"])
+    with pd.option_context("display.width", 140, "display.max_columns", 20):
+        print(table.round(3).to_string())
+    print(f"\n{int(table['covered'].sum())} of {len(table)} true values inside their 95% intervals; "
+          f"sampling took {fit.seconds:.1f} s with {fit.backend}.")
+    print(fit.diagnostics)
+    return 0
+
+
+COMMANDS = {"fit": cmd_fit, "compare": cmd_compare, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``glmm-bayes`` console script; returns the exit code."""
+    try:
+        args = make_parser().parse_args(argv)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return COMMANDS[args.command](args)
+    except GLMMInputError as exc:
+        print(f"glmm-bayes: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except KeyboardInterrupt:
+        print("glmm-bayes: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        print("glmm-bayes: internal error (please report it with the traceback below):", file=sys.stderr)
+        traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Formula parsing and design building: every formula form of DESIGN.md §2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from glmm_bayes.design import check_safe, make_design, parse_formula
+from glmm_bayes.errors import GLMMInputError
+
+
+@pytest.fixture
+def df():
+    rng = np.random.default_rng(1)
+    n = 60
+    return pd.DataFrame({
+        "y": rng.normal(size=n), "count": rng.poisson(3, size=n), "x": rng.normal(size=n),
+        "z": rng.normal(size=n), "treat": rng.choice(["a", "b", "c"], size=n),
+        "g": np.repeat([f"g{i}" for i in range(6)], 10), "school": np.repeat(range(3), 20),
+        "cls": np.tile(np.repeat(range(2), 10), 3), "h": rng.integers(0, 4, size=n),
+        "sex": rng.choice(["female", "male"], size=n), "s": rng.integers(0, 5, size=n),
+        "n": np.full(n, 10),
+    })
+
+
+def test_random_intercept_is_indices_not_dense_z(df):
+    d = make_design("y ~ x + (1 | g)", df)
+    (block,) = d.blocks
+    assert block.label == "g" and block.columns == ["Intercept"] and block.levels == [f"g{i}" for i in range(6)]
+    assert block.codes.shape == (60,) and block.codes.dtype.kind == "i"
+    np.testing.assert_array_equal(block.codes, np.repeat(range(6), 10))
+    assert d.X_columns == ["Intercept", "x"]
+
+
+def test_correlated_and_uncorrelated_blocks(df):
+    d = make_design("y ~ x + (1 + x | g)", df)
+    assert d.blocks[0].correlated and d.blocks[0].columns == ["Intercept", "x"]
+    np.testing.assert_allclose(d.blocks[0].Z[:, 1], df["x"])
+    d = make_design("y ~ x + (1 + x || g)", df)
+    assert not d.blocks[0].correlated and d.blocks[0].columns == ["Intercept", "x"]
+
+
+def test_slope_only_and_several_slopes(df):
+    d = make_design("y ~ x + (0 + x | g)", df)
+    assert d.blocks[0].columns == ["x"]
+    d = make_design("y ~ x + z + (1 + x + z | g)", df)
+    assert d.blocks[0].columns == ["Intercept", "x", "z"] and d.blocks[0].correlated
+
+
+def test_nested_and_crossed(df):
+    d = make_design("y ~ 1 + (1 | school/cls)", df)
+    assert [b.label for b in d.blocks] == ["school", "school:cls"]
+    assert len(d.blocks[1].levels) == 6 and d.blocks[1].levels[0] == "0_0"
+    d = make_design("y ~ 1 + (1 | g) + (1 | h)", df)
+    assert [b.label for b in d.blocks] == ["g", "h"]
+    assert len({b.key for b in d.blocks}) == 2
+
+
+def test_categorical_slopes_interactions_and_transforms(df):
+    d = make_design("y ~ treat * x + I(x ** 2) + C(h) + np.log(n) + (1 + treat | g)", df)
+    assert "treat[b]" in d.X_columns and "treat[b]:x" in d.X_columns and "I(x ** 2)" in d.X_columns
+    assert "C(h)[1]" in d.X_columns
+    assert d.blocks[0].columns == ["Intercept", "treat[b]", "treat[c]"]
+
+
+def test_string_and_declared_categorical_columns(df):
+    d = make_design("y ~ sex + h", df, categorical=["h"])
+    assert d.X_columns == ["Intercept", "sex[male]", "h[1]", "h[2]", "h[3]"]
+
+
+def test_binomial_trials_and_event_level(df):
+    d = make_design("p(s, n) ~ x", df, family="binomial")
+    np.testing.assert_array_equal(d.response.trials, 10)
+    d = make_design("sex[female] ~ x", df, family="bernoulli")
+    np.testing.assert_array_equal(d.response.y, (df["sex"] == "female").astype(float))
+    d = make_design("sex ~ x", df, family="bernoulli")  # two levels: the second is the event
+    assert d.response.event_level == "male"
+
+
+def test_parse_formula_forms():
+    f = parse_formula("y ~ x + (1 + x || g) + (1 | a/b) + (0 + x | c:d)")
+    assert f.fixed == "x"
+    assert [(t.lhs, t.group, t.correlated) for t in f.groups] == [
+        ("1 + x", "g", False), ("1", "a", True), ("1", "a:b", True), ("0 + x", "c:d", True)]
+    assert f.groups[-1].factors == ("c", "d")
+
+
+def test_new_data_uses_training_encodings(df):
+    d = make_design("y ~ treat + x + (1 + x | g)", df)
+    new = pd.DataFrame({"treat": ["c", "a"], "x": [0.5, -1.0], "g": ["g3", "new-doctor"]})
+    nd = d.evaluate(new)
+    np.testing.assert_allclose(nd.X, [[1, 0, 1, 0.5], [1, 0, 0, -1.0]])
+    np.testing.assert_array_equal(nd.codes[0], [3, -1])
+    assert nd.new_levels == [["new-doctor"]]
+    with pytest.raises(GLMMInputError, match="x"):
+        d.evaluate(new.drop(columns="x"))
+
+
+@pytest.mark.parametrize("formula", [
+    'y ~ __import__("os").system("touch /tmp/pwned")',
+    "y ~ os.system(x)",
+    "y ~ eval(x)",
+    "y ~ x + (1 | g) + exec(x)",
+    "y ~ np.random.seed(x)",
+    "y ~ x.__class__",
+])
+def test_formula_cannot_run_code(formula):
+    with pytest.raises(GLMMInputError, match="not allowed"):
+        check_safe(formula)
+
+
+def test_allowed_transforms_pass():
+    check_safe("y ~ np.log(x) + center(z) + scale(w) + I(x**2) + C(g) + log1p(q) + (1 | g)")

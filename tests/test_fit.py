@@ -1,0 +1,135 @@
+"""Fit results: summary labels and columns, ranef, WAIC, save/load round trip, reproducibility."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmm_bayes as gb
+from glmm_bayes.errors import GLMMInputError
+
+SAMPLE = dict(draws=200, tune=300, chains=2, progressbar=False, warn=False)
+
+
+def small_data(seed=3, groups=8, per=15):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(groups), per)
+    x = rng.normal(size=g.size)
+    u0, u1 = rng.normal(0, 1.0, groups), rng.normal(0, 0.5, groups)
+    y = 1 + 0.5 * x + u0[g] + u1[g] * x + rng.normal(0, 0.7, g.size)
+    return pd.DataFrame({"y": y, "x": x, "g": [f"s{i}" for i in g], "grp": rng.choice(["a", "b"], g.size)})
+
+
+@pytest.fixture(scope="module")
+def fit():
+    return gb.GLMM("y ~ x + grp + (1 + x | g)", small_data()).fit(seed=11, **SAMPLE)
+
+
+def test_summary_labels_and_columns(fit):
+    s = fit.summary()
+    assert list(s.index) == ["b_Intercept", "b_x", "b_grp[b]", "sd_g__Intercept", "sd_g__x",
+                             "cor_g__Intercept__x", "sigma"]
+    assert list(s.columns) == ["mean", "sd", "q2.5", "q97.5", "ess_bulk", "ess_tail", "r_hat", "mcse_mean"]
+    assert (s["q2.5"] < s["mean"]).all() and (s["mean"] < s["q97.5"]).all()
+    assert s.loc["sd_g__x", "q2.5"] > 0 and -1 <= s.loc["cor_g__Intercept__x", "mean"] <= 1
+    s90 = fit.summary(prob=0.9, hdi=True)
+    assert {"hdi90_lower", "hdi90_upper"} <= set(s90.columns)
+    with pytest.raises(GLMMInputError):
+        fit.summary(prob=1.5)
+
+
+def test_summary_matches_raw_draws(fit):
+    draws = fit.posterior["b"].sel(b_coef="x").values.ravel()
+    s = fit.summary()
+    assert s.loc["b_x", "mean"] == pytest.approx(draws.mean())
+    assert s.loc["b_x", "q97.5"] == pytest.approx(np.quantile(draws, 0.975), rel=1e-6)
+
+
+def test_ranef_is_tidy_and_consistent(fit):
+    r = fit.ranef()
+    assert list(r.columns[:3]) == ["group", "level", "column"]
+    assert len(r) == 8 * 2 and set(r["column"]) == {"Intercept", "x"}
+    # u = z @ (diag(sd) L)^T: the empirical sd of the intercepts across levels tracks sd_g__Intercept
+    u = fit.random_effects()["g"].values  # chain, draw, level, coef
+    corr = np.array([[np.corrcoef(u[c, d, :, 0], u[c, d, :, 1])[0, 1] for d in range(u.shape[1])]
+                     for c in range(u.shape[0])])
+    cor = fit.parameter_draws()["cor_g__Intercept__x"].values
+    assert np.corrcoef(corr.ravel(), cor.ravel())[0, 1] > 0.3
+
+
+def test_loglik_and_waic_against_direct(fit):
+    from scipy import stats
+
+    ll = fit.idata["log_likelihood"]["y"].values
+    assert ll.shape == (2, 200, 120)
+    # pointwise log-likelihood is the Normal log density at each draw
+    post = fit.posterior
+    sigma = post["sigma"].values[0, 0]
+    direct = stats.norm.logpdf(fit.model.design.response.y[0], loc=_eta0(fit), scale=sigma)
+    assert ll[0, 0, 0] == pytest.approx(direct, rel=1e-8)
+    w = fit.waic(warn=False)
+    flat = ll.reshape(-1, ll.shape[-1])
+    lppd = np.log(np.exp(flat).mean(axis=0))
+    p = flat.var(axis=0, ddof=1)
+    assert w.elpd == pytest.approx((lppd - p).sum())
+    assert w.p == pytest.approx(p.sum())
+    assert w.se == pytest.approx(np.sqrt(len(p) * np.var(lppd - p)))
+    assert abs(w.elpd - fit.loo().elpd) < 5
+
+
+def _eta0(fit):
+    d = fit.model.design
+    post = fit.posterior
+    b = post["b"].values[0, 0]
+    u = fit.random_effects()["g"].values[0, 0]
+    return d.X[0] @ b + u[d.blocks[0].codes[0]] @ d.blocks[0].Z[0]
+
+
+def _checksum(tree) -> str:
+    h = hashlib.sha256()
+    for group in ("posterior", "sample_stats", "log_likelihood", "observed_data"):
+        ds = tree[group].to_dataset()
+        for name in sorted(ds.data_vars):
+            if ds[name].dtype != object:
+                h.update(name.encode())
+                h.update(np.ascontiguousarray(ds[name].values).tobytes())
+    return h.hexdigest()
+
+
+def test_save_load_round_trip(fit, tmp_path):
+    path = fit.save(tmp_path / "fit.nc")
+    assert not list(tmp_path.glob("*.tmp")), "the temporary file must be renamed away"
+    loaded = gb.load(path)
+    assert _checksum(loaded.idata) == _checksum(fit.idata)
+    pd.testing.assert_frame_equal(loaded.summary(), fit.summary())
+    pd.testing.assert_frame_equal(loaded.ranef(), fit.ranef())
+    assert loaded.model.spec == fit.model.spec
+    assert loaded.model.design.blocks[0].levels == fit.model.design.blocks[0].levels
+    assert loaded.backend == "nutpie"
+
+
+def test_load_rejects_other_files(tmp_path):
+    with pytest.raises(GLMMInputError, match="does not exist"):
+        gb.load(tmp_path / "missing.nc")
+    bad = tmp_path / "bad.nc"
+    bad.write_text("not netcdf")
+    with pytest.raises(GLMMInputError):
+        gb.load(bad)
+
+
+@pytest.mark.parametrize("backend", ["nutpie", "pymc", "numpyro"])
+def test_same_seed_same_draws(backend):
+    model = gb.GLMM("y ~ x + (1 | g)", small_data(seed=5))
+    kw = dict(draws=100, tune=100, chains=2, progressbar=False, warn=False, backend=backend)
+    a, b, c = model.fit(seed=7, **kw), model.fit(seed=7, **kw), model.fit(seed=8, **kw)
+    np.testing.assert_array_equal(a.posterior["b"].values, b.posterior["b"].values)
+    assert not np.array_equal(a.posterior["b"].values, c.posterior["b"].values)
+
+
+def test_graph_and_repr(fit):
+    g = fit.model.graph()
+    assert "z_g" in str(g if isinstance(g, str) else g.source)
+    assert "b_x" in repr(fit) and "GLMM" in repr(fit.model)
