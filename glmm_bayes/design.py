@@ -368,7 +368,7 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
-            raise GLMMInputError(f"column '{col}' holds datetime values; convert it to a number (e.g. days since "
+            raise GLMMInputError(f"column '{col}' holds datetime values; convert it to a numeric value (e.g. days since "
                                  f"the start) or a category before modelling")
         if col in categorical and not isinstance(s.dtype, pd.CategoricalDtype):
             df[col] = pd.Categorical(s, categories=sorted(s.unique()))
