@@ -113,6 +113,17 @@ class Fit:
 
         return az.loo(self.idata, pointwise=pointwise)
 
+    def predict(self, newdata: pd.DataFrame | None = None, kind: str = "mean", re: str = "conditional",
+                prob: float = 0.95, allow_new_levels: bool = True, seed: int | None = None):
+        """Per-row predictions with draws attached; see :mod:`glmm_bayes.predict`.
+
+        >>> # fit.predict(newdata, kind="mean", re="marginal")[["mean", "q2.5", "q97.5"]]
+        """
+        from glmm_bayes.predict import predict
+
+        return predict(self, newdata, kind=kind, re=re, prob=prob, allow_new_levels=allow_new_levels,
+                       seed=seed)
+
     def waic(self, warn: bool = True):
         """WAIC from the pointwise log-likelihood (see :func:`glmm_bayes.compare.waic`)."""
         from glmm_bayes.compare import waic

@@ -1,0 +1,204 @@
+"""Predictions from a fit: three kinds × three ways of treating group-level effects.
+
+``kind``: ``"linear"`` (η), ``"mean"`` (E[y] on the response scale), ``"pps"``
+(posterior predictive draws of y).
+
+``re``:
+
+* ``"conditional"`` — each row's own group effects. A row whose level was not
+  in the training data gets effects drawn from the estimated population
+  distribution N(0, Σ) per posterior draw (respecting the correlation), never
+  zero; ``allow_new_levels=False`` makes that an error.
+* ``"none"`` — group effects set to zero: the "typical group".
+* ``"marginal"`` — population-averaged: the group effects integrated out per
+  posterior draw, ``E[y|x] = ∫ g⁻¹(xβ + zᵀu) N(u; 0, Σ) du``. The random part
+  ``r = Σ_blocks z_bᵀ u_b`` of a row is a sum of independent Gaussians, hence
+  exactly ``N(0, v)`` with ``v = Σ_b z_bᵀ Σ_b z_b`` — so the integral is
+  one-dimensional whatever the number of group-level terms and is computed by
+  Gauss–Hermite quadrature. The number of nodes adapts to the largest random
+  sd ``sqrt(v)``: 40 up to 2.5, 100 up to 5, 200 beyond. Measured worst-case
+  absolute error for the probit link (the steepest; closed form
+  Φ(η/√(1+v))) over η in [-3, 3]: 8e-7 at sd 2.5, 3e-7 at sd 4, 2e-4 at sd 6,
+  2e-3 at sd 10 (a logit-scale sd of 6 means groups differ by odds ratios of
+  e^12 and is rare in practice). For the log link the quadrature matches
+  exp(η + v/2) to 1e-4 relative. For ``kind="pps"`` marginal draws use fresh
+  group effects for every row.
+
+Example
+-------
+>>> # p = fit.predict(newdata, kind="mean", re="marginal")
+>>> # p[["mean", "sd", "q2.5", "q97.5"]]         # one row per newdata row
+>>> # p.draws                                      # xarray (chain, draw, obs)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from glmm_bayes.builder import fixed_groups
+from glmm_bayes.design import _P_RE
+from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.families import LINKS
+
+KINDS = ("linear", "mean", "pps")
+RE_MODES = ("conditional", "none", "marginal")
+
+
+class Prediction(pd.DataFrame):
+    """A per-row summary (``mean, sd`` and interval) with the draws attached as ``.draws``."""
+
+    _metadata = ["draws", "kind", "re"]
+
+    @property
+    def _constructor(self):
+        return Prediction
+
+
+def _stack(da: xr.DataArray) -> np.ndarray:
+    """(chain, draw, ...) → (S, ...)."""
+    v = da.values
+    return v.reshape(-1, *v.shape[2:])
+
+
+class DrawSet:
+    """Posterior draws of a fit as flat NumPy arrays (S = chains × draws)."""
+
+    def __init__(self, fit):
+        design, priors = fit.model.design, fit.model.prior_set
+        post = fit.posterior
+        self.chains, self.draws = post.sizes["chain"], post.sizes["draw"]
+        b = np.zeros((self.chains * self.draws, len(design.X_columns)))
+        for var, cols in fixed_groups(priors).items():
+            values = _stack(post[var])
+            for j, col in enumerate(cols):
+                b[:, design.X_columns.index(col)] = values[:, j]
+        self.b = b
+        self.aux = {name: _stack(post[name]) for name in priors.aux}
+        self.u = {key: _stack(da) for key, da in fit.random_effects().items()}  # (S, L, k)
+        self.cov = {}
+        for block in design.blocks:
+            sd = _stack(post[f"sd_{block.key}"])
+            if block.correlated:
+                cor = _stack(post[f"cor_{block.key}"])
+                self.cov[block.key] = sd[:, :, None] * cor * sd[:, None, :]
+            else:
+                self.cov[block.key] = np.einsum("sk,kj->skj", sd ** 2, np.eye(sd.shape[1]))
+
+    @property
+    def n_draws(self) -> int:
+        return self.b.shape[0]
+
+
+def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: str = "conditional",
+            prob: float = 0.95, allow_new_levels: bool = True, seed: int | None = None,
+            quad_points: int | None = None) -> Prediction:
+    """Predictions for ``newdata`` (default: the training rows); see the module docstring."""
+    if kind not in KINDS:
+        raise GLMMInputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if re not in RE_MODES:
+        raise GLMMInputError(f"re must be one of {', '.join(RE_MODES)}, got {re!r}")
+    if not 0 < prob < 1:
+        raise GLMMInputError(f"prob must be between 0 and 1, got {prob!r}")
+    design = fit.model.design
+    rng = np.random.default_rng(seed)
+    data = design.data if newdata is None else newdata
+    new = design.evaluate(data)
+    trials = _trials(design, data) if design.family.needs_trials else None
+    ds = DrawSet(fit)
+    eta = ds.b @ new.X.T  # (S, n)
+    link = LINKS[design.link]
+    if re == "conditional":
+        for block, codes, Z, levels in zip(design.blocks, new.codes, new.Z, new.new_levels):
+            if levels and not allow_new_levels:
+                raise GLMMInputError(
+                    f"newdata has level(s) of '{block.label}' not seen in fitting: {', '.join(levels[:10])}. "
+                    f"Pass allow_new_levels=True to draw their effects from the population distribution, "
+                    f"or re='none' / re='marginal'.")
+            eta += _conditional_effects(ds, block, codes, Z, rng)
+    variance = None
+    if re == "marginal":
+        variance = sum(_re_variance(ds.cov[b.key], Z) for b, Z in zip(design.blocks, new.Z)) \
+            if design.blocks else np.zeros_like(eta)
+    if kind == "linear":
+        values = eta
+    elif re == "marginal" and kind == "mean":
+        mu = marginal_inverse_link(link, eta, variance, quad_points)
+        values = design.family.mean(mu, _broadcast_aux(ds.aux, eta), trials)
+    else:
+        if re == "marginal":  # pps: fresh group effects per row
+            eta = eta + rng.standard_normal(eta.shape) * np.sqrt(variance)
+        mu = link.inverse(eta)
+        aux = _broadcast_aux(ds.aux, eta)
+        if kind == "mean":
+            values = design.family.mean(mu, aux, trials)
+        else:
+            values = design.family.simulate(rng, mu, aux, trials).astype(float)
+    return _summarise(values, ds, prob, kind, re)
+
+
+def marginal_inverse_link(link, eta: np.ndarray, variance: np.ndarray, quad_points: int | None = None) -> np.ndarray:
+    """``E[g⁻¹(eta + r)]`` for ``r ~ N(0, variance)`` by Gauss–Hermite quadrature (elementwise).
+
+    ``quad_points=None`` picks 40, 100 or 200 nodes by the largest sd (see module docstring).
+
+    >>> from glmm_bayes.families import LINKS
+    >>> float(marginal_inverse_link(LINKS["log"], np.array(0.0), np.array(1.0)).round(6))  # exp(1/2)
+    1.648721
+    """
+    sd = np.sqrt(np.maximum(variance, 0.0))
+    if quad_points is None:
+        largest = float(np.max(sd)) if sd.size else 0.0
+        quad_points = 40 if largest <= 2.5 else 100 if largest <= 5 else 200
+    nodes, weights = np.polynomial.hermite_e.hermegauss(quad_points)
+    weights = weights / np.sqrt(2 * np.pi)
+    out = np.zeros(np.broadcast(eta, sd).shape)
+    for t, w in zip(nodes, weights):
+        out += w * link.inverse(eta + sd * t)
+    return out
+
+
+def _re_variance(cov: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Per draw and row: zᵀ Σ z. ``cov`` (S, k, k), ``Z`` (n, k) → (S, n)."""
+    return np.einsum("nk,skj,nj->sn", Z, cov, Z)
+
+
+def _conditional_effects(ds: DrawSet, block, codes: np.ndarray, Z: np.ndarray, rng) -> np.ndarray:
+    u = ds.u[block.key]  # (S, L, k)
+    known = codes >= 0
+    out = np.zeros((ds.n_draws, len(codes)))
+    if known.any():
+        out[:, known] = np.einsum("snk,nk->sn", u[:, codes[known], :], Z[known])
+    if (~known).any():
+        new_codes, inverse = np.unique(codes[~known], return_inverse=True)
+        # one fresh draw per new level (rows of the same new level share it), per posterior draw
+        chol = np.linalg.cholesky(ds.cov[block.key] + 1e-12 * np.eye(u.shape[2]))
+        z = rng.standard_normal((ds.n_draws, len(new_codes), u.shape[2]))
+        u_new = np.einsum("skj,slj->slk", chol, z)
+        out[:, ~known] = np.einsum("snk,nk->sn", u_new[:, inverse, :], Z[~known])
+    return out
+
+
+def _broadcast_aux(aux: dict[str, np.ndarray], eta: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v.reshape(-1, *([1] * (eta.ndim - 1))) for k, v in aux.items()}
+
+
+def _trials(design, data: pd.DataFrame) -> np.ndarray:
+    m = _P_RE.match(design.parsed.response)
+    column = m.group(2)
+    if column not in data.columns:
+        raise GLMMInputError(f"newdata needs the number of trials in column '{column}' for binomial predictions")
+    return data[column].to_numpy(dtype=float)
+
+
+def _summarise(values: np.ndarray, ds: DrawSet, prob: float, kind: str, re: str) -> Prediction:
+    lo, hi = (1 - prob) / 2, (1 + prob) / 2
+    q = np.quantile(values, [lo, hi], axis=0)
+    table = Prediction({"mean": values.mean(axis=0), "sd": values.std(axis=0, ddof=1),
+                        f"q{100 * lo:g}": q[0], f"q{100 * hi:g}": q[1]})
+    table.draws = xr.DataArray(values.reshape(ds.chains, ds.draws, -1), dims=("chain", "draw", "obs"),
+                               coords={"chain": np.arange(ds.chains), "draw": np.arange(ds.draws),
+                                       "obs": np.arange(values.shape[1])}, name=kind)
+    table.kind, table.re = kind, re
+    return table
