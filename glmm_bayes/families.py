@@ -206,6 +206,7 @@ class Family:
     likelihood: Callable
     mean: Callable[[np.ndarray, dict, np.ndarray | None], np.ndarray]
     simulate: Callable[[np.random.Generator, np.ndarray, dict, np.ndarray | None], np.ndarray]
+    variance: Callable[[np.ndarray, dict, np.ndarray | None], np.ndarray]  # Var[y | mu] for R², residuals
     discrete: bool
     needs_trials: bool = False
     description: str = ""
@@ -279,6 +280,7 @@ register(Family(
     check=_check_none, likelihood=_gaussian_like,
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.normal(mu, aux["sigma"]),
+    variance=lambda mu, aux, n: np.broadcast_to(aux["sigma"] ** 2, np.shape(mu)),
     discrete=False, description="y ~ Normal(mu, sigma)"))
 
 register(Family(
@@ -286,6 +288,7 @@ register(Family(
     check=_check_binary, likelihood=_bernoulli_like,
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.binomial(1, mu),
+    variance=lambda mu, aux, n: mu * (1 - mu),
     discrete=True, description="y ~ Bernoulli(p), p = g^-1(eta)"))
 
 register(Family(
@@ -293,6 +296,7 @@ register(Family(
     check=_check_trials, likelihood=_binomial_like,
     mean=lambda mu, aux, n: mu * n,
     simulate=lambda rng, mu, aux, n: rng.binomial(n.astype(np.int64), mu),
+    variance=lambda mu, aux, n: n * mu * (1 - mu),
     discrete=True, needs_trials=True, description="successes ~ Binomial(trials, p), p = g^-1(eta)"))
 
 register(Family(
@@ -300,6 +304,7 @@ register(Family(
     check=_require_integer_nonneg, likelihood=_poisson_like,
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.poisson(mu),
+    variance=lambda mu, aux, n: mu,
     discrete=True, description="y ~ Poisson(mu)"))
 
 register(Family(
@@ -309,6 +314,7 @@ register(Family(
     check=_require_integer_nonneg, likelihood=_negbin_like,
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.poisson(rng.gamma(aux["alpha"], mu / aux["alpha"])),
+    variance=lambda mu, aux, n: mu + mu ** 2 / aux["alpha"],
     discrete=True, description="y ~ NegativeBinomial(mu, alpha), Var = mu + mu^2/alpha"))
 
 register(Family(
@@ -318,4 +324,5 @@ register(Family(
     check=_check_positive, likelihood=_gamma_like,
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.gamma(aux["shape"], mu / aux["shape"]),
+    variance=lambda mu, aux, n: mu ** 2 / aux["shape"],
     discrete=False, description="y ~ Gamma(shape, rate = shape / mu)"))

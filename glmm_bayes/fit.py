@@ -124,6 +124,69 @@ class Fit:
         return predict(self, newdata, kind=kind, re=re, prob=prob, allow_new_levels=allow_new_levels,
                        seed=seed)
 
+    # ---------------------------------------------------------- checks (glmm_bayes.checks / plots)
+    def ppc(self, seed: int | None = None):
+        """Draw the posterior predictive ``y_rep`` (chain, draw, obs) and store it in ``idata``."""
+        from glmm_bayes.checks import posterior_predictive
+
+        return posterior_predictive(self, seed)
+
+    def plot_ppc(self, kind: str | None = None, group: str | None = None, stat: str = "mean", seed: int | None = 0):
+        """Posterior predictive check figure (``kind`` "dens" | "bars" | "ecdf"; ``group`` for grouped checks)."""
+        from glmm_bayes.plots import plot_ppc
+
+        return plot_ppc(self, kind=kind, group=group, stat=stat, seed=seed)
+
+    def residual_tests(self, seed: int | None = 0) -> pd.DataFrame:
+        """Uniformity and dispersion tests of randomized quantile residuals."""
+        from glmm_bayes.checks import residual_tests
+
+        return residual_tests(self, seed)
+
+    def plot_residuals(self, seed: int | None = 0):
+        from glmm_bayes.plots import plot_residuals
+
+        return plot_residuals(self, seed)
+
+    def loo_pit(self, seed: int | None = 0) -> np.ndarray:
+        from glmm_bayes.checks import loo_pit
+
+        return loo_pit(self, seed)
+
+    def plot_loo_pit(self, seed: int | None = 0):
+        from glmm_bayes.plots import plot_loo_pit
+
+        return plot_loo_pit(self, seed)
+
+    def plot_khat(self):
+        from glmm_bayes.plots import plot_khat
+
+        return plot_khat(self)
+
+    def caterpillar(self, group: str | None = None, column: str = "Intercept", prob: float = 0.95):
+        """Random-effects (caterpillar) plot for one grouping factor."""
+        from glmm_bayes.plots import plot_caterpillar
+
+        return plot_caterpillar(self, group, column, prob)
+
+    def icc(self, prob: float = 0.95) -> pd.DataFrame:
+        """Latent-scale intraclass correlation per grouping factor (see :mod:`glmm_bayes.checks`)."""
+        from glmm_bayes.checks import icc
+
+        return icc(self, prob)
+
+    def r2(self, prob: float = 0.95) -> pd.DataFrame:
+        """Bayesian R², marginal and conditional."""
+        from glmm_bayes.checks import bayes_r2
+
+        return bayes_r2(self, prob)
+
+    def effective_parameters(self) -> pd.DataFrame:
+        """p_loo and p_waic next to the nominal number of parameters."""
+        from glmm_bayes.checks import effective_parameters
+
+        return effective_parameters(self)
+
     def waic(self, warn: bool = True):
         """WAIC from the pointwise log-likelihood (see :func:`glmm_bayes.compare.waic`)."""
         from glmm_bayes.compare import waic
