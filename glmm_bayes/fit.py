@@ -124,6 +124,18 @@ class Fit:
         return predict(self, newdata, kind=kind, re=re, prob=prob, allow_new_levels=allow_new_levels,
                        seed=seed)
 
+    def effects(self, var: str, by: str | None = None, re: str = "none", prob: float = 0.95) -> pd.DataFrame:
+        """Average marginal effect (numeric ``var``) or pairwise contrasts (categorical), response scale."""
+        from glmm_bayes.predict import effects
+
+        return effects(self, var, by=by, re=re, prob=prob)
+
+    def plot_effects(self, var: str, prob: float = 0.95):
+        """Predictions across ``var``: typical group (re="none") beside population-averaged (re="marginal")."""
+        from glmm_bayes.predict import plot_effects
+
+        return plot_effects(self, var, prob)
+
     # ---------------------------------------------------------- checks (glmm_bayes.checks / plots)
     def ppc(self, seed: int | None = None):
         """Draw the posterior predictive ``y_rep`` (chain, draw, obs) and store it in ``idata``."""

@@ -129,6 +129,32 @@ class GLMM:
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
         return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn)
 
+    def prior_predictive(self, draws: int = 500, seed: int | None = None):
+        """Draws from the prior predictive: a DataTree with ``prior`` and ``prior_predictive`` groups."""
+        import pymc as pm
+
+        with self.pymc_model:
+            return pm.sample_prior_predictive(draws=draws, random_seed=seed)
+
+    def plot_prior_predictive(self, draws: int = 200, seed: int | None = 0):
+        """Observed outcome against outcomes simulated from the priors alone."""
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        prior = self.prior_predictive(draws, seed)["prior_predictive"]["y"].values.reshape(draws, -1)
+        y = self.design.response.y
+        fig, ax = plt.subplots(figsize=(6, 4))
+        lo, hi = np.percentile(prior, [1, 99])
+        bins = np.linspace(min(lo, y.min()), max(hi, y.max()), 40)
+        ax.hist(prior[: min(draws, 50)].ravel(), bins=bins, density=True, alpha=0.5, label="prior predictive")
+        ax.hist(y, bins=bins, density=True, histtype="step", color="k", lw=2, label="observed")
+        ax.set_title(f"Prior predictive check: {self.design.response.name}")
+        ax.set_xlabel(self.design.response.name)
+        ax.set_ylabel("density")
+        ax.legend()
+        fig.tight_layout()
+        return fig
+
     def __repr__(self) -> str:
         d = self.design
         groups = ", ".join(f"{b.label} ({len(b.levels)} levels: {', '.join(b.columns)}"

@@ -79,3 +79,28 @@ def test_figures_have_titles_and_labels(fits, call):
            "plot_khat": fit.plot_khat}[call]()
     for ax in fig.axes:
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_effects_and_prior_predictive():
+    rng = np.random.default_rng(8)
+    g = np.repeat(np.arange(15), 20)
+    x = rng.normal(size=g.size)
+    arm = rng.choice(["ctrl", "drug"], size=g.size)
+    eta = -0.2 + 0.8 * x + 0.7 * (arm == "drug") + rng.normal(0, 1.0, 15)[g]
+    df = pd.DataFrame({"y": rng.binomial(1, 1 / (1 + np.exp(-eta))), "x": x, "arm": arm, "g": g})
+    model = gb.GLMM("y ~ x + arm + (1 | g)", df, family="bernoulli")
+    fit = model.fit(seed=3, **SAMPLE)
+    ame = fit.effects("x", re="none")
+    assert ame.loc[0, "contrast"] == "dE[y]/dx" and 0.05 < ame.loc[0, "estimate"] < 0.35
+    ame_marg = fit.effects("x", re="marginal")
+    # averaging over the random intercept flattens the curve: a smaller average slope
+    assert ame_marg.loc[0, "estimate"] < ame.loc[0, "estimate"]
+    contrast = fit.effects("arm")
+    assert contrast.loc[0, "contrast"] == "drug - ctrl" and contrast.loc[0, "estimate"] > 0
+    by = fit.effects("x", by="arm")
+    assert list(by["arm"]) == ["ctrl", "drug"]
+    fig = fit.plot_effects("x")
+    assert len(fig.axes) == 2 and all(ax.get_title() for ax in fig.axes)
+    prior = model.prior_predictive(draws=50, seed=1)
+    assert prior["prior_predictive"]["y"].shape[-1] == len(df)
+    assert model.plot_prior_predictive(draws=30).axes[0].get_title()
