@@ -14,13 +14,15 @@ Example
 """
 
 from glmm_bayes import datasets
+from glmm_bayes.compare import compare
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.families import FAMILIES, get_family
 from glmm_bayes.fit import Fit, load
 from glmm_bayes.glmm import GLMM
 from glmm_bayes.priors import Prior
+from glmm_bayes.report import report
 from glmm_bayes.spec import ModelSpec
 
 __version__ = "0.1.0"
 __all__ = ["GLMM", "Fit", "GLMMInputError", "ModelSpec", "Prior", "FAMILIES", "get_family", "load",
-           "datasets", "__version__"]
+           "compare", "report", "datasets", "__version__"]

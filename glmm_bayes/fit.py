@@ -205,6 +205,16 @@ class Fit:
 
         return waic(self.idata, warn=warn)
 
+    def _repr_html_(self) -> str:
+        badges = "".join(
+            f'<span style="padding:0 .4em;margin-right:.3em;border-radius:.5em;color:#fff;'
+            f'background:{"#2e7d32" if row["pass"] else "#c62828"}">{row["check"]}: {row["value"]}</span>'
+            for row in self.diagnostics.table().to_dict("records"))
+        d = self.model.design
+        return (f"<p><b>GLMM fit</b> <code>{self.model.spec.formula}</code> ({d.family.name}, {d.link}; "
+                f"{d.n} observations; {self.backend}, {self.seconds:.1f} s)</p><p>{badges}</p>"
+                + self.summary().round(3).to_html())
+
     def __repr__(self) -> str:
         spec = self.model.spec
         with pd.option_context("display.width", 120, "display.max_columns", 20):
