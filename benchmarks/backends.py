@@ -14,12 +14,15 @@ Configurations (all 4 chains, seed 1):
     bambi_numpyro   bambi inference_method="numpyro"      }
     numpyro_hand    hand-written NumPyro model of the same correlated model and priors
                     (non-centred, LKJCholesky), NUTS, chain_method="sequential"
+    gb_nutpie_centred  DIAGNOSTIC extra: gb_nutpie on data with the numeric predictors mean-centred
+                    (bambi centres internally; glmm_bayes does not)
 
 Method: start at draws = tune = 500 per chain; while min bulk ESS < 400 double draws (tune =
 max(500, draws / 2)) and rerun from scratch, up to draws = 4000. Each attempt runs in a fresh
 Python subprocess, so model build + compilation are always inside the timed region (library
 imports and data simulation are not). ``seconds`` is the wall time of the successful (last)
-attempt; ``seconds_all_attempts`` adds up all attempts.
+attempt; ``seconds_all_attempts`` adds up all attempts. A configuration stops doubling early when its
+attempts so far plus the next attempt's estimated time would exceed ``--config-budget`` (default 1800 s).
 
 Usage (from the repository root)::
 
@@ -64,12 +67,15 @@ CONFIGS = {
     "bambi_nutpie": "bambi inference_method='nutpie'; random slope UNcorrelated, bambi priors",
     "bambi_numpyro": "bambi inference_method='numpyro'; random slope UNcorrelated, bambi priors",
     "numpyro_hand": "hand-written NumPyro (non-centred, LKJCholesky), chain_method sequential, float64",
+    "gb_nutpie_centred": "DIAGNOSTIC: glmm_bayes nutpie with IL6, CRP, LengthofStay, Experience mean-centred in "
+                         "the data (same model up to the intercept's meaning; default priors recomputed)",
 }
 REFERENCE = "gb_nutpie"
 
 COLUMNS = ["config", "draws", "seconds", "min_ess_bulk", "min_ess_tail", "ess_per_s",
            "ratio_vs_glmm_bayes_default", "tune", "attempts", "seconds_all_attempts", "build_s",
-           "n_params", "min_ess_bulk_param", "min_ess_tail_param", "max_rhat", "divergences",
+           "n_params", "min_ess_bulk_param", "min_ess_tail_param", "max_rhat", "divergences", "mean_steps",
+           "frac_max_depth", "mean_steps_per_chain",
            "status", "error", "description"]
 
 
@@ -88,13 +94,27 @@ def _ess_table(draws: dict) -> dict:
             for k in ds.data_vars}
 
 
-def _divergences(idata) -> int:
+MAX_TREE_STEPS = 2 ** 10 - 1  # leapfrog steps of a full depth-10 tree (every sampler's default max depth)
+
+
+def _sampler_stats(idata) -> dict:
+    """Divergences, mean leapfrog steps per draw, fraction of draws at max tree depth (post-warmup)."""
+    import numpy as np
+
+    out = {"divergences": -1, "mean_steps": float("nan"), "frac_max_depth": float("nan")}
     try:
         stats = idata["sample_stats"]
         stats = stats.to_dataset() if hasattr(stats, "to_dataset") else stats
-        return int(stats["diverging"].sum()) if "diverging" in stats else -1
+        if "diverging" in stats:
+            out["divergences"] = int(stats["diverging"].sum())
+        if "n_steps" in stats:
+            steps = np.asarray(stats["n_steps"].values, dtype=float)
+            out["mean_steps"] = float(steps.mean())
+            out["frac_max_depth"] = float((steps >= MAX_TREE_STEPS).mean())
+            out["mean_steps_per_chain"] = [float(v) for v in steps.reshape(steps.shape[0], -1).mean(axis=1)]
     except Exception:  # noqa: BLE001 - a missing group is not worth failing the run
-        return -1
+        pass
+    return out
 
 
 def _posterior(idata):
@@ -132,7 +152,7 @@ def run_gb(data, backend, draws, tune):
     table = fit.summary()
     params = {k: {"ess_bulk": float(r.ess_bulk), "ess_tail": float(r.ess_tail), "r_hat": float(r.r_hat)}
               for k, r in table.iterrows()}
-    return seconds, t_build, params, _divergences(fit.idata)
+    return seconds, t_build, params, _sampler_stats(fit.idata)
 
 
 def run_bambi(data, method, draws, tune):
@@ -145,7 +165,7 @@ def run_bambi(data, method, draws, tune):
     idata = model.fit(draws=draws, tune=tune, chains=CHAINS, random_seed=SEED, inference_method=method,
                       progressbar=False)
     seconds = time.perf_counter() - t0
-    return seconds, t_build, _ess_table(_flatten_population(_posterior(idata))), _divergences(idata)
+    return seconds, t_build, _ess_table(_flatten_population(_posterior(idata))), _sampler_stats(idata)
 
 
 def _numpyro_prior(prior, numpyro_dist):
@@ -218,7 +238,7 @@ def run_numpyro_hand(data, draws, tune, priors, chain_method="sequential"):
     mcmc = MCMC(NUTS(model, target_accept_prob=0.8), num_warmup=tune, num_samples=draws, num_chains=CHAINS,
                 chain_method=chain_method, progress_bar=False)
     t_build = time.perf_counter() - t0
-    mcmc.run(jax.random.PRNGKey(SEED), X, idx, il6, y=y, extra_fields=("diverging",))
+    mcmc.run(jax.random.PRNGKey(SEED), X, idx, il6, y=y, extra_fields=("diverging", "num_steps"))
     samples = mcmc.get_samples(group_by_chain=True)
     jax.block_until_ready(samples)
     seconds = time.perf_counter() - t0
@@ -226,8 +246,12 @@ def run_numpyro_hand(data, draws, tune, priors, chain_method="sequential"):
     draws_by_label["sd_DID__Intercept"] = np.asarray(samples["sd"][..., 0])
     draws_by_label["sd_DID__IL6"] = np.asarray(samples["sd"][..., 1])
     draws_by_label["cor_DID__Intercept__IL6"] = np.asarray(samples["cor"])
-    divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
-    return seconds, t_build, _ess_table(draws_by_label), divergences
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    steps = np.asarray(extra["num_steps"], dtype=float)
+    stats = {"divergences": int(np.asarray(extra["diverging"]).sum()), "mean_steps": float(steps.mean()),
+             "frac_max_depth": float((steps >= MAX_TREE_STEPS).mean()),
+             "mean_steps_per_chain": [float(v) for v in steps.mean(axis=1)]}
+    return seconds, t_build, _ess_table(draws_by_label), stats
 
 
 def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> None:
@@ -247,12 +271,17 @@ def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> 
         data = gb.datasets.hospital(seed=DATA_SEED)
         if config.startswith("gb_"):
             backend = config[3:]
+            if backend.endswith("_centred"):
+                backend = backend[: -len("_centred")]
+                data = data.copy()
+                for col in ("IL6", "CRP", "LengthofStay", "Experience"):
+                    data[col] = data[col] - data[col].mean()
             if backend == "nutpie":
                 import nutpie  # noqa: F401
             if backend == "numpyro":
                 import numpyro  # noqa: F401
                 import pymc.sampling.jax  # noqa: F401
-            seconds, t_build, params, div = run_gb(data, backend, draws, tune)
+            seconds, t_build, params, stats = run_gb(data, backend, draws, tune)
         elif config.startswith("bambi_"):
             import bambi  # noqa: F401
 
@@ -262,15 +291,15 @@ def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> 
             if method == "numpyro":
                 import numpyro  # noqa: F401
                 import pymc.sampling.jax  # noqa: F401
-            seconds, t_build, params, div = run_bambi(data, method, draws, tune)
+            seconds, t_build, params, stats = run_bambi(data, method, draws, tune)
         elif config == "numpyro_hand":
             import numpyro  # noqa: F401
 
             priors = gb_priors(data)
-            seconds, t_build, params, div = run_numpyro_hand(data, draws, tune, priors, chain_method)
+            seconds, t_build, params, stats = run_numpyro_hand(data, draws, tune, priors, chain_method)
         else:
             raise ValueError(f"unknown config {config!r}")
-        result.update(status="ok", seconds=seconds, build_s=t_build, params=params, divergences=div)
+        result.update(status="ok", seconds=seconds, build_s=t_build, params=params, **stats)
     except Exception as exc:  # noqa: BLE001 - reported in the table
         traceback.print_exc()
         result.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:300])
@@ -278,6 +307,18 @@ def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> 
 
 
 # ====================================================================== driver side
+def _package_hash() -> str:
+    """Short sha1 of the glmm_bayes sources measured (the package changes under active development)."""
+    import hashlib
+
+    import glmm_bayes
+
+    h = hashlib.sha1()
+    for path in sorted(Path(glmm_bayes.__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def attempt(config: str, draws: int, tune: int, args, log_dir: Path) -> dict:
     """Run one attempt in a fresh subprocess; return its result dict."""
     env = dict(os.environ)
@@ -332,21 +373,31 @@ def run_config(config: str, args, log_dir: Path, param_rows: list) -> dict:
             print(f"    FAILED: {row['error']}", flush=True)
             return row
         stats = summarise_attempt(result)
-        row.update(stats, seconds=result["seconds"], build_s=result["build_s"],
-                   divergences=result["divergences"], error="")
+        row.update(stats, seconds=result["seconds"], build_s=result["build_s"], error="",
+                   divergences=result["divergences"], mean_steps=result["mean_steps"],
+                   frac_max_depth=result["frac_max_depth"],
+                   mean_steps_per_chain=" ".join(f"{v:.0f}" for v in result.get("mean_steps_per_chain", [])))
         for label, v in result["params"].items():
             param_rows.append({"config": config, "draws": draws, "param": label, **v})
         print(f"    {result['seconds']:.1f} s (build {result['build_s']:.1f} s); min bulk ESS "
               f"{stats['min_ess_bulk']:.0f} ({stats['min_ess_bulk_param']}), min tail ESS "
               f"{stats['min_ess_tail']:.0f}; max R-hat {stats['max_rhat']:.3f}; divergences "
-              f"{result['divergences']}; process {result['process_s']:.1f} s", flush=True)
+              f"{result['divergences']}; leapfrog steps/draw per chain {row['mean_steps_per_chain']} (max depth "
+              f"{100 * result['frac_max_depth']:.0f}%); process {result['process_s']:.1f} s", flush=True)
         if stats["min_ess_bulk"] >= ESS_TARGET:
             row["status"] = "ok"
             return row
         if args.quick or draws * 2 > args.max_draws:
             row["status"] = "quick" if args.quick else f"ESS<{ESS_TARGET} at max draws"
             return row
-        draws *= 2
+        next_draws = draws * 2
+        estimate = result["seconds"] * (next_draws + max(MIN_TUNE, next_draws // 2)) / (draws + tune)
+        if row["seconds_all_attempts"] + estimate > args.config_budget:
+            row["status"] = (f"ESS<{ESS_TARGET}; stopped: draws={next_draws} would take ~{estimate:.0f} s, over "
+                             f"the {args.config_budget} s budget")
+            print(f"    {row['status']}", flush=True)
+            return row
+        draws = next_draws
 
 
 def main(argv=None) -> int:
@@ -358,6 +409,9 @@ def main(argv=None) -> int:
                         "user's shared on-disk cache")
     p.add_argument("--max-draws", type=int, default=MAX_DRAWS)
     p.add_argument("--timeout", type=int, default=3600, help="seconds per attempt")
+    p.add_argument("--config-budget", type=int, default=1800,
+                   help="stop doubling a configuration when its attempts so far plus the next one's estimated "
+                        "time (scaled from the last) would exceed this many seconds")
     p.add_argument("--chain-method", default="sequential", help="numpyro_hand chain_method")
     p.add_argument("--out", default=None, help="CSV path (default benchmarks/results/backends.csv, "
                                                "or backends_quick.csv with --quick)")
@@ -387,24 +441,30 @@ def main(argv=None) -> int:
           f"target min bulk ESS {ESS_TARGET}; {'QUICK ' if args.quick else ''}"
           f"{'cold' if args.cold_cache else 'warm (shared on-disk)'} PyTensor compile cache; "
           f"{os.cpu_count()} CPUs", flush=True)
+    print(f"glmm_bayes source sha1 {_package_hash()}", flush=True)
     t_start = time.perf_counter()
     rows, param_rows = [], []
+
+    def make_table():
+        table = pd.DataFrame(rows).reindex(columns=COLUMNS)
+        table["ess_per_s"] = table["min_ess_bulk"] / table["seconds"]
+        ref = table.loc[(table["config"] == REFERENCE) & table["seconds"].notna(), "seconds"]
+        table["ratio_vs_glmm_bayes_default"] = table["seconds"] / ref.iloc[0] if len(ref) else float("nan")
+        table.to_csv(out, index=False, float_format="%.4g")  # rewritten after every configuration
+        if param_rows:
+            pd.DataFrame(param_rows).to_csv(out.with_name(out.stem + "_params.csv"), index=False,
+                                            float_format="%.4g")
+        return table
+
     for config in configs:
         try:
             rows.append(run_config(config, args, log_dir, param_rows))
         except Exception as exc:  # noqa: BLE001 - the driver itself must not crash
             rows.append({"config": config, "description": CONFIGS[config], "status": "failed",
                          "error": f"driver: {type(exc).__name__}: {exc}"})
+        table = make_table()
 
-    table = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    table["ess_per_s"] = table["min_ess_bulk"] / table["seconds"]
-    ref = table.loc[(table["config"] == REFERENCE) & table["seconds"].notna(), "seconds"]
-    table["ratio_vs_glmm_bayes_default"] = table["seconds"] / ref.iloc[0] if len(ref) else float("nan")
-    table.to_csv(out, index=False, float_format="%.4g")
-    if param_rows:
-        pd.DataFrame(param_rows).to_csv(out.with_name(out.stem + "_params.csv"), index=False, float_format="%.4g")
-
-    shown = table[COLUMNS[:11] + ["divergences", "status"]].copy()
+    shown = table[COLUMNS[:9] + ["divergences", "mean_steps", "status"]].copy()
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.3g}".format):
         print("\n" + shown.to_string(index=False))
     failed = table[table["status"] == "failed"]

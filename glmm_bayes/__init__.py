@@ -13,15 +13,21 @@ Example
 >>> fit.summary()                                             # doctest: +SKIP
 """
 
-from glmm_bayes import datasets
-from glmm_bayes.compare import compare
-from glmm_bayes.errors import GLMMInputError
-from glmm_bayes.families import FAMILIES, get_family
-from glmm_bayes.fit import Fit, load
-from glmm_bayes.glmm import GLMM
-from glmm_bayes.priors import Prior
-from glmm_bayes.report import report
-from glmm_bayes.spec import ModelSpec
+import warnings as _warnings
+
+# PyTensor's C backend (used only for log-likelihood evaluation) warns about BLAS on pip installs;
+# sampling uses numba/JAX, so the warning is noise for users.
+_warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
+
+from glmm_bayes import datasets  # noqa: E402
+from glmm_bayes.compare import compare  # noqa: E402
+from glmm_bayes.errors import GLMMInputError  # noqa: E402
+from glmm_bayes.families import FAMILIES, get_family  # noqa: E402
+from glmm_bayes.fit import Fit, load  # noqa: E402
+from glmm_bayes.glmm import GLMM  # noqa: E402
+from glmm_bayes.priors import Prior  # noqa: E402
+from glmm_bayes.report import report  # noqa: E402
+from glmm_bayes.spec import ModelSpec  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["GLMM", "Fit", "GLMMInputError", "ModelSpec", "Prior", "FAMILIES", "get_family", "load",

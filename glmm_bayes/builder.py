@@ -111,6 +111,27 @@ def build_model(design: Design, priors: PriorSet):
     return model
 
 
+def data_arrays(design: Design, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Values of every ``pm.Data`` container for the given rows (all rows if None).
+
+    Swapping these into a compiled model (nutpie ``with_data`` or ``pm.set_data``) refits or
+    evaluates on a subset of rows without rebuilding or recompiling anything.
+    """
+    sel = slice(None) if rows is None else np.asarray(rows)
+    out = {}
+    if design.X_columns:
+        out["X"] = design.X[sel]
+    for block in design.blocks:
+        out[f"idx_{block.key}"] = block.codes[sel]
+        if not block.intercept_only:
+            out[f"Z_{block.key}"] = block.Z[sel]
+    dtype = "int64" if design.family.discrete else "float64"
+    out["y_obs"] = design.response.y[sel].astype(dtype)
+    if design.response.trials is not None:
+        out["trials"] = design.response.trials[sel].astype("int64")
+    return out
+
+
 def _group_effects(block: GroupBlock, priors: PriorSet):
     """Non-centred group-level effects of one block, gathered per row."""
     import pymc as pm

@@ -107,11 +107,28 @@ class Fit:
             return pd.DataFrame(columns=["group", "level", "column", "mean", "sd", lo_name, hi_name])
         return pd.concat(frames, ignore_index=True)
 
-    def loo(self, pointwise: bool = True):
-        """PSIS-LOO (ArviZ) on the pointwise log-likelihood of each data row."""
+    def loo(self, pointwise: bool = True, reloo: bool = False, k_threshold: float = 0.7):
+        """PSIS-LOO (ArviZ) on the pointwise log-likelihood of each data row.
+
+        ``reloo=True`` refits the compiled model without each observation whose Pareto k
+        exceeds ``k_threshold`` and uses the exact value for it (``result.n_refits``,
+        ``result.refit_seconds`` say what it cost).
+        """
         import arviz as az
 
+        if reloo:
+            from glmm_bayes.compare import reloo as _reloo
+
+            return _reloo(self, k_threshold=k_threshold)
         return az.loo(self.idata, pointwise=pointwise)
+
+    def kfold(self, k: int = 10, group: str | None = None, stratify: str | None = None, seed: int = 0,
+              draws: int | None = None, executor: str = "auto", n_workers: int | None = None):
+        """(Grouped) k-fold cross-validation; see :func:`glmm_bayes.compare.kfold`."""
+        from glmm_bayes.compare import kfold
+
+        return kfold(self, k=k, group=group, stratify=stratify, seed=seed, draws=draws, executor=executor,
+                     n_workers=n_workers)
 
     def predict(self, newdata: pd.DataFrame | None = None, kind: str = "mean", re: str = "conditional",
                 prob: float = 0.95, allow_new_levels: bool = True, seed: int | None = None):

@@ -23,12 +23,18 @@ import warnings
 import pandas as pd
 
 from glmm_bayes import inference
-from glmm_bayes.builder import build_model
+from glmm_bayes.builder import build_model, data_arrays
 from glmm_bayes.design import Design, make_design
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.fit import Fit
 from glmm_bayes.priors import PriorSet, resolve_priors
 from glmm_bayes.spec import ModelSpec
+
+
+def xr_tree(posterior):
+    import xarray as xr
+
+    return xr.DataTree.from_dict({"posterior": posterior})
 
 
 class GLMM:
@@ -103,11 +109,12 @@ class GLMM:
     # ---------------------------------------------------------- sampling
     def fit(self, draws: int | None = None, tune: int | None = None, chains: int | None = None,
             seed: int | None = None, backend: str | None = None, target_accept: float | None = None,
-            progressbar: bool = True, warn: bool = True) -> Fit:
+            progressbar: bool = True, warn: bool = True, adaptation: str = "diag") -> Fit:
         """Sample the posterior with NUTS and return a :class:`Fit`.
 
         Unset arguments come from the spec's ``[sampler]`` table, then the
         defaults draws=1000, tune=1000, chains=4, backend="nutpie", target_accept=0.8.
+        ``adaptation`` (nutpie): ``"diag"`` or ``"low_rank"`` mass matrix (see :func:`inference.sample`).
         """
         settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": None,
                     "backend": inference.DEFAULT_BACKEND, "target_accept": 0.8}
@@ -125,9 +132,47 @@ class GLMM:
                 if self._compiled is None:
                     self._compiled = inference.compile_nutpie(model)
                 compiled = self._compiled
-            idata = inference.sample(model, progressbar=progressbar, compiled=compiled, **settings)
+            idata = inference.sample(model, progressbar=progressbar, compiled=compiled, adaptation=adaptation,
+                                     **settings)
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
         return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn)
+
+    def refit(self, rows, draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
+              target_accept: float = 0.8):
+        """Sample the posterior given only ``rows`` (indices into the design) — no recompilation.
+
+        The compiled nutpie model is re-used with new ``pm.Data`` values (``with_data``),
+        so k-fold, reloo and SBC refits cost sampling only. Returns the DataTree (no log-likelihood).
+        """
+        import nutpie
+
+        inference.check_settings(draws, tune, chains, seed, "nutpie", target_accept)
+        if self._compiled is None:
+            self._compiled = inference.compile_nutpie(self.pymc_model)
+        compiled = self._compiled.with_data(**data_arrays(self.design, rows))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
+                                 target_accept=target_accept, progress_bar=False, save_warmup=False,
+                                 cores=1)
+
+    def pointwise_loglik(self, posterior, rows) -> "np.ndarray":
+        """log p(y_i | θ_s) for the given rows under ``posterior`` draws: array (chain, draw, len(rows))."""
+        import numpy as np
+        import pymc as pm
+
+        rows = np.asarray(rows)
+        model = self.pymc_model
+        full = data_arrays(self.design)
+        try:
+            with model:
+                pm.set_data(data_arrays(self.design, rows), coords={"obs": np.arange(len(rows))})
+            post = posterior["posterior"].to_dataset() if hasattr(posterior, "children") else posterior
+            ll = inference.add_log_likelihood(model, xr_tree(post), observed=False)
+            return ll["log_likelihood"]["y"].values
+        finally:
+            with model:
+                pm.set_data(full, coords={"obs": np.arange(self.design.n)})
 
     def prior_predictive(self, draws: int = 500, seed: int | None = None):
         """Draws from the prior predictive: a DataTree with ``prior`` and ``prior_predictive`` groups."""

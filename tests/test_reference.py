@@ -54,6 +54,10 @@ def test_reference_posterior(case):
     assert fit.diagnostics.max_rhat < 1.05
     failures = agreement_failures(ref, summary)
     assert not failures, "\n".join(failures)
+    if case in ("cbpp", "sleepstudy", "ohio"):
+        loo = fit.loo()
+        assert abs(loo.elpd - ref["elpd_loo"]) <= 2, (loo.elpd, ref["elpd_loo"])
+        assert loo.p == pytest.approx(ref["p_loo"], rel=0.2), (loo.p, ref["p_loo"])
 
 
 def test_tolerance_check_can_fail():

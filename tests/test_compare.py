@@ -1,0 +1,93 @@
+"""Model comparison, reloo and grouped k-fold."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import logsumexp
+
+import glmm_bayes as gb
+from glmm_bayes.errors import GLMMInputError
+
+SAMPLE = dict(chains=2, progressbar=False, warn=False)
+
+
+def overdispersed(seed=11, groups=25, per=16):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(groups), per)
+    x = rng.normal(size=g.size)
+    mu = np.exp(1.2 + 0.5 * x + rng.normal(0, 0.3, groups)[g])
+    return pd.DataFrame({"y": rng.negative_binomial(1.2, 1.2 / (1.2 + mu)), "x": x, "g": g,
+                         "row": np.arange(g.size)})
+
+
+def test_true_family_wins_the_comparison():
+    df = overdispersed()
+    fits = {
+        "poisson": gb.GLMM("y ~ x + (1 | g)", df, family="poisson").fit(draws=400, tune=400, seed=1, **SAMPLE),
+        "poisson_olre": gb.GLMM("y ~ x + (1 | g) + (1 | row)", df, family="poisson").fit(
+            draws=400, tune=600, seed=1, target_accept=0.9, **SAMPLE),
+        "negbin": gb.GLMM("y ~ x + (1 | g)", df, family="negativebinomial").fit(draws=400, tune=400, seed=1,
+                                                                                **SAMPLE),
+    }
+    result = gb.compare(fits)
+    table = result.table
+    assert table.iloc[0]["model"] == "negbin"
+    assert table.set_index("model")["weight"].idxmax() == "negbin"
+    assert table.set_index("model").loc["poisson", "elpd_diff"] < -10
+    assert "negbin is better than" in result.reading and "SE" in result.reading
+    with pytest.raises(GLMMInputError):
+        gb.compare({"only": fits["negbin"]})
+
+
+@pytest.fixture(scope="module")
+def outlier_fit():
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(8), 12)
+    x = rng.normal(size=g.size)
+    y = 1 + x + rng.normal(0, 0.8, 8)[g] + rng.normal(0, 1, g.size)
+    y[5] += 15  # a gross outlier: PSIS fails for it
+    df = pd.DataFrame({"y": y, "x": x, "g": g})
+    return gb.GLMM("y ~ x + (1 | g)", df).fit(draws=500, tune=500, seed=1, **SAMPLE)
+
+
+def test_reloo_replaces_bad_pareto_k_with_exact_refits(outlier_fit):
+    loo = outlier_fit.loo()
+    bad = np.flatnonzero(np.asarray(loo.pareto_k) > 0.7)
+    assert 5 in bad
+    fixed = outlier_fit.loo(reloo=True)
+    assert fixed.n_refits == len(bad) and fixed.refit_seconds > 0
+    assert not np.any(np.asarray(fixed.pareto_k) > 0.7)
+    # brute force: refit without row 5 with another seed, score row 5
+    model = outlier_fit.model
+    keep = np.setdiff1d(np.arange(model.design.n), [5])
+    draws = model.refit(keep, draws=2000, tune=500, chains=2, seed=99)
+    ll = model.pointwise_loglik(draws, [5]).reshape(-1)
+    brute = logsumexp(ll) - np.log(ll.size)
+    # Monte Carlo error of a log-mean-exp over ~2000 effective draws is far below 0.5 here
+    assert np.asarray(fixed.elpd_i)[5] == pytest.approx(brute, abs=0.5)
+    assert fixed.elpd < loo.elpd  # PSIS was over-optimistic about the outlier
+
+
+def test_grouped_kfold_on_a_real_local_cluster(outlier_fit):
+    result = outlier_fit.kfold(k=4, group="g", executor="dask", n_workers=2, draws=200)
+    assert len(result.by_group) == 8  # one elpd per left-out group
+    assert result.by_group["elpd"].sum() == pytest.approx(result.elpd)
+    assert np.all(np.isfinite(result.elpd_i))
+    # whole groups are left out together
+    groups = outlier_fit.model.design.data["g"].to_numpy()
+    for level in np.unique(groups):
+        assert len(np.unique(result.fold[groups == level])) == 1
+    assert os.getpid() not in result.pids  # folds ran in worker processes
+    serial = outlier_fit.kfold(k=4, group="g", executor="serial", draws=200)
+    np.testing.assert_allclose(serial.elpd_i, result.elpd_i)  # same seeds, same answer
+
+
+def test_kfold_bad_arguments(outlier_fit):
+    with pytest.raises(GLMMInputError, match="k must be"):
+        outlier_fit.kfold(k=50, group="g")
+    with pytest.raises(GLMMInputError, match="doctor"):
+        outlier_fit.kfold(k=2, group="doctor")
