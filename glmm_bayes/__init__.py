@@ -27,8 +27,9 @@ from glmm_bayes.fit import Fit, load  # noqa: E402
 from glmm_bayes.glmm import GLMM  # noqa: E402
 from glmm_bayes.priors import Prior  # noqa: E402
 from glmm_bayes.report import report  # noqa: E402
+from glmm_bayes.sbc import sbc  # noqa: E402
 from glmm_bayes.spec import ModelSpec  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["GLMM", "Fit", "GLMMInputError", "ModelSpec", "Prior", "FAMILIES", "get_family", "load",
-           "compare", "report", "datasets", "__version__"]
+           "compare", "report", "sbc", "datasets", "__version__"]

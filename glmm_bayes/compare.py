@@ -98,7 +98,7 @@ def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loos = {name: fit.loo() for name, fit in fits.items()}
-        table = az.compare({name: fit.idata for name, fit in fits.items()}, method=method, round_to="none")
+        table = az.compare({name: fit.loo_data() for name, fit in fits.items()}, method=method, round_to="none")
     out = pd.DataFrame({
         "model": table.index,
         "elpd_loo": table["elpd"].to_numpy(float),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.priors import Prior
@@ -207,6 +207,7 @@ class Family:
     mean: Callable[[np.ndarray, dict, np.ndarray | None], np.ndarray]
     simulate: Callable[[np.random.Generator, np.ndarray, dict, np.ndarray | None], np.ndarray]
     variance: Callable[[np.ndarray, dict, np.ndarray | None], np.ndarray]  # Var[y | mu] for R², residuals
+    logpdf: Callable[[np.ndarray, np.ndarray, dict, np.ndarray | None], np.ndarray]  # log p(y | mu), NumPy
     discrete: bool
     needs_trials: bool = False
     description: str = ""
@@ -281,6 +282,7 @@ register(Family(
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.normal(mu, aux["sigma"]),
     variance=lambda mu, aux, n: np.broadcast_to(aux["sigma"] ** 2, np.shape(mu)),
+    logpdf=lambda y, mu, aux, n: stats.norm.logpdf(y, mu, aux["sigma"]),
     discrete=False, description="y ~ Normal(mu, sigma)"))
 
 register(Family(
@@ -289,6 +291,7 @@ register(Family(
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.binomial(1, mu),
     variance=lambda mu, aux, n: mu * (1 - mu),
+    logpdf=lambda y, mu, aux, n: stats.bernoulli.logpmf(y, mu),
     discrete=True, description="y ~ Bernoulli(p), p = g^-1(eta)"))
 
 register(Family(
@@ -297,6 +300,7 @@ register(Family(
     mean=lambda mu, aux, n: mu * n,
     simulate=lambda rng, mu, aux, n: rng.binomial(n.astype(np.int64), mu),
     variance=lambda mu, aux, n: n * mu * (1 - mu),
+    logpdf=lambda y, mu, aux, n: stats.binom.logpmf(y, n, mu),
     discrete=True, needs_trials=True, description="successes ~ Binomial(trials, p), p = g^-1(eta)"))
 
 register(Family(
@@ -305,6 +309,7 @@ register(Family(
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.poisson(mu),
     variance=lambda mu, aux, n: mu,
+    logpdf=lambda y, mu, aux, n: stats.poisson.logpmf(y, mu),
     discrete=True, description="y ~ Poisson(mu)"))
 
 register(Family(
@@ -315,6 +320,7 @@ register(Family(
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.poisson(rng.gamma(aux["alpha"], mu / aux["alpha"])),
     variance=lambda mu, aux, n: mu + mu ** 2 / aux["alpha"],
+    logpdf=lambda y, mu, aux, n: stats.nbinom.logpmf(y, aux["alpha"], aux["alpha"] / (aux["alpha"] + mu)),
     discrete=True, description="y ~ NegativeBinomial(mu, alpha), Var = mu + mu^2/alpha"))
 
 register(Family(
@@ -325,4 +331,5 @@ register(Family(
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.gamma(aux["shape"], mu / aux["shape"]),
     variance=lambda mu, aux, n: mu ** 2 / aux["shape"],
+    logpdf=lambda y, mu, aux, n: stats.gamma.logpdf(y, aux["shape"], scale=mu / aux["shape"]),
     discrete=False, description="y ~ Gamma(shape, rate = shape / mu)"))

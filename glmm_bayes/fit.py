@@ -120,7 +120,21 @@ class Fit:
             from glmm_bayes.compare import reloo as _reloo
 
             return _reloo(self, k_threshold=k_threshold)
-        return az.loo(self.idata, pointwise=pointwise)
+        return az.loo(self.loo_data(), pointwise=pointwise)
+
+    def loo_data(self):
+        """The DataTree LOO is computed on: with observation-level effects integrated out if present.
+
+        See :func:`glmm_bayes.predict.integrated_loglik`; otherwise it is ``idata`` itself.
+        """
+        from glmm_bayes.predict import integrated_loglik, observation_level_blocks
+
+        if not observation_level_blocks(self.model.design):
+            return self.idata
+        tree = self.idata.copy()
+        ll = self.idata["log_likelihood"]["y"]
+        tree["log_likelihood"] = xr.DataTree(xr.Dataset({"y": ll.copy(data=integrated_loglik(self))}))
+        return tree
 
     def kfold(self, k: int = 10, group: str | None = None, stratify: str | None = None, seed: int = 0,
               draws: int | None = None, executor: str = "auto", n_workers: int | None = None):
@@ -220,7 +234,7 @@ class Fit:
         """WAIC from the pointwise log-likelihood (see :func:`glmm_bayes.compare.waic`)."""
         from glmm_bayes.compare import waic
 
-        return waic(self.idata, warn=warn)
+        return waic(self.loo_data(), warn=warn)
 
     def _repr_html_(self) -> str:
         badges = "".join(

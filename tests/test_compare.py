@@ -15,12 +15,12 @@ from glmm_bayes.errors import GLMMInputError
 SAMPLE = dict(chains=2, progressbar=False, warn=False)
 
 
-def overdispersed(seed=11, groups=25, per=16):
+def overdispersed(seed=11, groups=25, per=16, alpha=0.6):
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(groups), per)
     x = rng.normal(size=g.size)
     mu = np.exp(1.2 + 0.5 * x + rng.normal(0, 0.3, groups)[g])
-    return pd.DataFrame({"y": rng.negative_binomial(1.2, 1.2 / (1.2 + mu)), "x": x, "g": g,
+    return pd.DataFrame({"y": rng.negative_binomial(alpha, alpha / (alpha + mu)), "x": x, "g": g,
                          "row": np.arange(g.size)})
 
 
@@ -35,12 +35,33 @@ def test_true_family_wins_the_comparison():
     }
     result = gb.compare(fits)
     table = result.table
+    # the observation-level effect is integrated out for LOO, so PSIS works for that model too
+    assert table.set_index("model").loc["poisson_olre", "n_high_pareto_k"] <= 5, table
     assert table.iloc[0]["model"] == "negbin"
     assert table.set_index("model")["weight"].idxmax() == "negbin"
     assert table.set_index("model").loc["poisson", "elpd_diff"] < -10
     assert "negbin is better than" in result.reading and "SE" in result.reading
     with pytest.raises(GLMMInputError):
         gb.compare({"only": fits["negbin"]})
+
+
+def test_integrated_loglik_of_olre_matches_monte_carlo():
+    """Quadrature over the observation-level effect agrees with brute-force Monte Carlo per draw."""
+    from scipy import stats
+    from glmm_bayes.predict import integrated_loglik
+
+    df = overdispersed(groups=6, per=5)
+    fit = gb.GLMM("y ~ x + (1 | row)", df, family="poisson").fit(draws=20, tune=100, seed=1, **SAMPLE)
+    ll = integrated_loglik(fit).reshape(-1, len(df))
+    b = fit.posterior["b"].values.reshape(-1, 2)
+    sd = fit.posterior["sd_row"].values.reshape(-1)
+    rng = np.random.default_rng(0)
+    r = rng.standard_normal(200_000)
+    for s in (0, 7, 39):
+        for i in (0, 13):
+            eta = b[s, 0] + b[s, 1] * df["x"][i]
+            mc = np.log(np.mean(stats.poisson.pmf(df["y"][i], np.exp(eta + sd[s] * r))))
+            assert ll[s, i] == pytest.approx(mc, abs=0.02)
 
 
 @pytest.fixture(scope="module")
