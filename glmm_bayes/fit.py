@@ -47,6 +47,12 @@ class Fit:
 
     # ---------------------------------------------------------- draws
     @property
+    def environment(self) -> dict[str, str]:
+        """Package versions the draws were made with (recorded at save time; current ones before)."""
+        stored = self.idata.attrs.get("glmm_environment")
+        return json.loads(stored) if stored else environment()
+
+    @property
     def posterior(self) -> xr.Dataset:
         return self.idata["posterior"].to_dataset()
 
@@ -263,7 +269,7 @@ class Fit:
         tree.attrs.update(self.model.spec_attrs())
         tree.attrs["glmm_backend"] = self.backend
         tree.attrs["glmm_seconds"] = float(self.seconds)
-        tree.attrs["glmm_environment"] = json.dumps(environment())
+        tree.attrs["glmm_environment"] = json.dumps(self.environment)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         os.close(fd)

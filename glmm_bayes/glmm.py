@@ -17,6 +17,7 @@ Example
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 
@@ -26,7 +27,7 @@ from glmm_bayes import inference
 from glmm_bayes.builder import build_model, data_arrays
 from glmm_bayes.design import Design, make_design
 from glmm_bayes.errors import GLMMInputError
-from glmm_bayes.fit import Fit
+from glmm_bayes.fit import Fit, environment
 from glmm_bayes.priors import PriorSet, resolve_priors
 from glmm_bayes.spec import ModelSpec
 
@@ -135,6 +136,7 @@ class GLMM:
             idata = inference.sample(model, progressbar=progressbar, compiled=compiled, adaptation=adaptation,
                                      **settings)
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
+        idata.attrs["glmm_environment"] = json.dumps(environment())
         return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn)
 
     def refit(self, rows, draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,

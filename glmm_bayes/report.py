@@ -57,6 +57,8 @@ def _model_context(name: str, fit) -> dict:
         "messages": fit.diagnostics.messages,
         "summary_html": fit.summary().round(3).to_html(classes="summary", border=0),
         "figures": _figures(fit),
+        "environment": ", ".join(f"{k} {v}" for k, v in fit.environment.items() if k != "platform"),
+        "seed": fit.idata.attrs.get("glmm_seed", "?"),
     }
 
 

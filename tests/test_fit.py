@@ -109,6 +109,10 @@ def test_save_load_round_trip(fit, tmp_path):
     assert loaded.model.spec == fit.model.spec
     assert loaded.model.design.blocks[0].levels == fit.model.design.blocks[0].levels
     assert loaded.backend == "nutpie"
+    assert loaded.environment == fit.environment and "pymc" in loaded.environment
+    new = pd.DataFrame({"x": [0.3, -1.0], "grp": ["a", "b"], "g": ["s1", "brand-new"]})
+    np.testing.assert_allclose(loaded.predict(new, re="none")["mean"], fit.predict(new, re="none")["mean"])
+    np.testing.assert_allclose(loaded.predict(new, re="marginal")["mean"], fit.predict(new, re="marginal")["mean"])
 
 
 def test_load_rejects_other_files(tmp_path):
