@@ -4,6 +4,14 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
 
 * ``b`` — fixed effects, dims ``b_coef`` (one vector when every coefficient's
   prior has the same family; otherwise one vector ``b__<dist>`` per prior family);
+* the intercept, when the model has one and slopes: sampled as ``Intercept_c``, the
+  intercept at the means of the design columns (their columns are centred in ``X``,
+  which removes the intercept–slope posterior correlation that slows NUTS), with the
+  prior of the raw intercept carried over exactly: for a location–scale prior
+  ``b_Intercept ~ F(m, s)``, ``Intercept_c | b ~ F(m + x̄ᵀb, s)``, so
+  ``Intercept = Intercept_c − x̄ᵀb`` has prior ``F(m, s)`` independently of ``b`` and the
+  map has unit Jacobian: the posterior is the same as without centring. ``Intercept``
+  (raw, a deterministic) is what ``b_Intercept`` reports;
 * per group-level block ``key``: ``z_<key>`` standard normal, dims
   (``<key>__level``, ``<key>__coef``) — non-centred; ``sd_<key>`` (dims
   ``<key>__coef``); for a correlated block also ``chol_<key>`` (LKJ Cholesky
@@ -47,20 +55,45 @@ class ParamRef:
     sel: tuple[tuple[str, str], ...] = ()
 
 
-def fixed_groups(priors: PriorSet) -> dict[str, list[str]]:
-    """Fixed-effect columns grouped by prior family: ``{"b": cols}`` or ``{"b__normal": ..., ...}``."""
+LOCATION_ARG = {"normal": 0, "student_t": 1, "cauchy": 0, "logistic": 0}
+
+
+def centring(design: Design, priors: PriorSet) -> np.ndarray | None:
+    """Column means to centre ``X`` by (0 for the intercept), or None when the intercept is not centred.
+
+    Centring applies when the model has an intercept with a location–scale prior and at least one
+    other fixed-effect column.
+    """
+    cols = design.X_columns
+    if "Intercept" not in cols or len(cols) < 2 or priors.fixed["Intercept"].dist not in LOCATION_ARG:
+        return None
+    means = design.X.mean(axis=0)
+    means[cols.index("Intercept")] = 0.0
+    return means
+
+
+def fixed_groups(priors: PriorSet, centred: bool = False) -> dict[str, list[str]]:
+    """Fixed-effect columns grouped by prior family: ``{"b": cols}`` or ``{"b__normal": ..., ...}``.
+
+    With ``centred=True`` the intercept is left out (it is the separate ``Intercept_c``).
+    """
     by_dist: dict[str, list[str]] = {}
     for col, prior in priors.fixed.items():
+        if centred and col == "Intercept":
+            continue
         by_dist.setdefault(prior.dist, []).append(col)
     if len(by_dist) <= 1:
-        return {"b": list(priors.fixed)} if priors.fixed else {}
+        return {"b": cols for cols in by_dist.values()}
     return {f"b__{dist}": cols for dist, cols in by_dist.items()}
 
 
 def parameter_refs(design: Design, priors: PriorSet) -> list[ParamRef]:
     """Every population-level parameter with its brms-style label (DESIGN.md §2)."""
     refs = []
-    for var, cols in fixed_groups(priors).items():
+    centred = centring(design, priors) is not None
+    if centred:
+        refs.append(ParamRef("b_Intercept", "Intercept"))
+    for var, cols in fixed_groups(priors, centred).items():
         refs += [ParamRef(f"b_{c}", var, ((f"{var}_coef", c),)) for c in cols]
     for block in design.blocks:
         coef = f"{block.key}__coef"
@@ -80,8 +113,9 @@ def build_model(design: Design, priors: PriorSet):
     import pytensor.tensor as pt
 
     coords = {OBS: np.arange(design.n)}
-    groups = fixed_groups(priors)
-    if groups:
+    centre = centring(design, priors)
+    groups = fixed_groups(priors, centre is not None)
+    if design.X_columns:
         coords["X_column"] = design.X_columns
     for var, cols in groups.items():
         coords[f"{var}_coef"] = cols
@@ -92,18 +126,24 @@ def build_model(design: Design, priors: PriorSet):
             coords[f"{block.key}__coef_bis"] = block.columns
 
     with pm.Model(coords=coords) as model:
-        eta = pt.zeros(design.n) if not groups else 0.0
-        if groups:
-            X = pm.Data("X", design.X, dims=(OBS, "X_column"))
+        eta = 0.0
+        if design.X_columns:
+            X = pm.Data("X", data_arrays(design, priors)["X"], dims=(OBS, "X_column"))
+            slope_terms = []
             for var, cols in groups.items():
                 b = vector_prior(var, [priors.fixed[c] for c in cols], dims=f"{var}_coef")
                 idx = [design.X_columns.index(c) for c in cols]
-                eta = eta + (pt.dot(X, b) if var == "b" else pt.dot(X[:, idx], b))
+                eta = eta + (pt.dot(X, b) if idx == list(range(len(design.X_columns))) else pt.dot(X[:, idx], b))
+                slope_terms.append(pt.dot(centre[idx], b) if centre is not None else None)
+            if centre is not None:
+                eta = eta + _centred_intercept(priors.fixed["Intercept"], sum(slope_terms))
         for block in design.blocks:
             eta = eta + _group_effects(block, priors)
         aux = {name: prior.pymc_class()(name, **prior.kwargs()) for name, prior in priors.aux.items()}
         dtype = "int64" if design.family.discrete else "float64"
         observed = pm.Data("y_obs", design.response.y.astype(dtype), dims=OBS)
+        if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
+            eta = pt.zeros(observed.shape[0])
         trials = None
         if design.response.trials is not None:
             trials = pm.Data("trials", design.response.trials.astype("int64"), dims=OBS)
@@ -111,7 +151,19 @@ def build_model(design: Design, priors: PriorSet):
     return model
 
 
-def data_arrays(design: Design, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _centred_intercept(prior, shift):
+    """``Intercept_c ~ F(m + shift, s)`` and the raw ``Intercept = Intercept_c - shift`` (see module docstring)."""
+    import pymc as pm
+
+    kwargs = prior.kwargs()
+    loc_name = prior.param_names[LOCATION_ARG[prior.dist]]
+    kwargs[loc_name] = kwargs[loc_name] + shift
+    intercept_c = prior.pymc_class()("Intercept_c", **kwargs)
+    pm.Deterministic("Intercept", intercept_c - shift)
+    return intercept_c
+
+
+def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Values of every ``pm.Data`` container for the given rows (all rows if None).
 
     Swapping these into a compiled model (nutpie ``with_data`` or ``pm.set_data``) refits or
@@ -120,7 +172,8 @@ def data_arrays(design: Design, rows: np.ndarray | None = None) -> dict[str, np.
     sel = slice(None) if rows is None else np.asarray(rows)
     out = {}
     if design.X_columns:
-        out["X"] = design.X[sel]
+        centre = centring(design, priors)
+        out["X"] = design.X[sel] if centre is None else design.X[sel] - centre
     for block in design.blocks:
         out[f"idx_{block.key}"] = block.codes[sel]
         if not block.intercept_only:

@@ -151,7 +151,7 @@ class GLMM:
         inference.check_settings(draws, tune, chains, seed, "nutpie", target_accept)
         if self._compiled is None:
             self._compiled = inference.compile_nutpie(self.pymc_model)
-        compiled = self._compiled.with_data(**data_arrays(self.design, rows))
+        compiled = self._compiled.with_data(**data_arrays(self.design, self.prior_set, rows))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
@@ -165,10 +165,10 @@ class GLMM:
 
         rows = np.asarray(rows)
         model = self.pymc_model
-        full = data_arrays(self.design)
+        full = data_arrays(self.design, self.prior_set)
         try:
             with model:
-                pm.set_data(data_arrays(self.design, rows), coords={"obs": np.arange(len(rows))})
+                pm.set_data(data_arrays(self.design, self.prior_set, rows), coords={"obs": np.arange(len(rows))})
             post = posterior["posterior"].to_dataset() if hasattr(posterior, "children") else posterior
             ll = inference.add_log_likelihood(model, xr_tree(post), observed=False)
             return ll["log_likelihood"]["y"].values

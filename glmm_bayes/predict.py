@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from glmm_bayes.builder import fixed_groups
+from glmm_bayes.builder import centring, fixed_groups
 from glmm_bayes.design import _P_RE
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.families import LINKS
@@ -70,7 +70,10 @@ class DrawSet:
         post = fit.posterior
         self.chains, self.draws = post.sizes["chain"], post.sizes["draw"]
         b = np.zeros((self.chains * self.draws, len(design.X_columns)))
-        for var, cols in fixed_groups(priors).items():
+        centred = centring(design, priors) is not None
+        if centred:
+            b[:, design.X_columns.index("Intercept")] = _stack(post["Intercept"])
+        for var, cols in fixed_groups(priors, centred).items():
             values = _stack(post[var])
             for j, col in enumerate(cols):
                 b[:, design.X_columns.index(col)] = values[:, j]

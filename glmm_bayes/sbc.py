@@ -101,7 +101,7 @@ def _replicate(payload: dict) -> dict:
         from glmm_bayes import inference
 
         fit_model._compiled = inference.compile_nutpie(fit_model.pymc_model)
-    values = data_arrays(fit_model.design)
+    values = data_arrays(fit_model.design, fit_model.prior_set)
     values["y_obs"] = y.astype(values["y_obs"].dtype)
     compiled = fit_model._compiled.with_data(**values)
     post = nutpie.sample(compiled, draws=payload["draws"], tune=payload["tune"], chains=1, seed=rng_seed,

@@ -51,7 +51,8 @@ def test_probit_fit_marginal_equals_closed_form_per_draw():
                   link="probit").fit(draws=100, tune=200, chains=2, seed=1, progressbar=False, warn=False)
     new = pd.DataFrame({"x": [-1.0, 0.0, 2.0], "g": [0, 0, 0]})
     p = fit.predict(new, re="marginal").draws.values.reshape(-1, 3)
-    b = fit.posterior["b"].values.reshape(-1, 2)
+    draws = fit.parameter_draws()
+    b = np.stack([draws["b_Intercept"].values.ravel(), draws["b_x"].values.ravel()], axis=1)
     sd = fit.posterior["sd_g"].values.reshape(-1)
     eta = b[:, :1] + b[:, 1:] * new["x"].to_numpy()
     np.testing.assert_allclose(p, stats.norm.cdf(eta / np.sqrt(1 + sd[:, None] ** 2)), atol=1e-4)
@@ -68,7 +69,7 @@ def test_conditional_predictions_reproduce_the_likelihood(gfit):
 def test_new_levels_have_population_spread(gfit):
     new = pd.DataFrame({"x": [0.0, 0.0], "g": ["d3", "never-seen"]})
     lin = gfit.predict(new, kind="linear", re="conditional", seed=1).draws.values.reshape(-1, 2)
-    b0 = gfit.posterior["b"].sel(b_coef="Intercept").values.ravel()
+    b0 = gfit.parameter_draws()["b_Intercept"].values.ravel()
     sd0 = gfit.posterior["sd_g"].sel(g__coef="Intercept").values.ravel()
     expected = np.sqrt(np.var(b0) + np.mean(sd0 ** 2))
     assert np.std(lin[:, 1]) == pytest.approx(expected, rel=0.1)
