@@ -4,6 +4,8 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
 
 * ``b`` — fixed effects, dims ``b_coef`` (one vector when every coefficient's
   prior has the same family; otherwise one vector ``b__<dist>`` per prior family);
+* coefficients with location–scale priors are sampled as ``b_z`` on standardised columns
+  (``b_z = b · sd(x)``, prior scaled exactly; ``b`` is then a deterministic: see :func:`scaling`);
 * the intercept, when the model has one and slopes: sampled as ``Intercept_c``, the
   intercept at the means of the design columns (their columns are centred in ``X``,
   which removes the intercept–slope posterior correlation that slows NUTS), with the
@@ -72,6 +74,22 @@ def centring(design: Design, priors: PriorSet) -> np.ndarray | None:
     return means
 
 
+def scaling(design: Design, priors: PriorSet) -> np.ndarray:
+    """Per design column, the sd it is divided by for sampling (1 for the intercept, constant columns,
+    and coefficients whose prior is not location–scale).
+
+    A coefficient ``b ~ F(m, s)`` of column ``x`` is sampled as ``b_z = b · sd(x) ~ F(m·sd, s·sd)`` on the
+    standardised column, which is exact (location–scale family) and gives NUTS comparable scales
+    when predictors come in very different units (income in dollars next to a rate).
+    """
+    sd = design.X.std(axis=0) if design.n else np.ones(len(design.X_columns))
+    out = np.where(sd > 0, sd, 1.0)
+    for j, col in enumerate(design.X_columns):
+        if col == "Intercept" or priors.fixed[col].dist not in LOCATION_ARG:
+            out[j] = 1.0
+    return out
+
+
 def fixed_groups(priors: PriorSet, centred: bool = False) -> dict[str, list[str]]:
     """Fixed-effect columns grouped by prior family: ``{"b": cols}`` or ``{"b__normal": ..., ...}``.
 
@@ -129,12 +147,19 @@ def build_model(design: Design, priors: PriorSet):
         eta = 0.0
         if design.X_columns:
             X = pm.Data("X", data_arrays(design, priors)["X"], dims=(OBS, "X_column"))
+            scale = scaling(design, priors)
             slope_terms = []
             for var, cols in groups.items():
-                b = vector_prior(var, [priors.fixed[c] for c in cols], dims=f"{var}_coef")
                 idx = [design.X_columns.index(c) for c in cols]
+                if np.all(scale[idx] == 1.0):
+                    b = vector_prior(var, [priors.fixed[c] for c in cols], dims=f"{var}_coef")
+                else:  # sample on the scale of standardised columns; report the raw coefficients
+                    b_z = vector_prior(f"{var}_z", [priors.fixed[c].scaled(scale[j]) for c, j in zip(cols, idx)],
+                                       dims=f"{var}_coef")
+                    pm.Deterministic(var, b_z / scale[idx], dims=f"{var}_coef")
+                    b = b_z
                 eta = eta + (pt.dot(X, b) if idx == list(range(len(design.X_columns))) else pt.dot(X[:, idx], b))
-                slope_terms.append(pt.dot(centre[idx], b) if centre is not None else None)
+                slope_terms.append(pt.dot(centre[idx] / scale[idx], b) if centre is not None else None)
             if centre is not None:
                 eta = eta + _centred_intercept(priors.fixed["Intercept"], sum(slope_terms))
         for block in design.blocks:
@@ -173,7 +198,8 @@ def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None
     out = {}
     if design.X_columns:
         centre = centring(design, priors)
-        out["X"] = design.X[sel] if centre is None else design.X[sel] - centre
+        X = design.X[sel] if centre is None else design.X[sel] - centre
+        out["X"] = X / scaling(design, priors)
     for block in design.blocks:
         out[f"idx_{block.key}"] = block.codes[sel]
         if not block.intercept_only:

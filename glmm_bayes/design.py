@@ -424,8 +424,32 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
     response = build_response(parsed.response, df, fam)
     _check_response_values(response, fam)
     fixed_matrix, X, X_columns = _fixed_matrix(parsed.fixed, df)
+    if fam.name in ("bernoulli", "binomial"):
+        _warn_separation(X, X_columns, response)
     blocks = _build_blocks(parsed, df, X_columns)
     return Design(formula, parsed, fam, link, response, X, X_columns, blocks, df, fixed_matrix, dropped)
+
+
+def _warn_separation(X: np.ndarray, columns: list[str], response: Response) -> None:
+    """Warn when a 0/1 design column perfectly separates a binary outcome (complete separation).
+
+    Maximum likelihood then diverges; the posterior stays finite only thanks to the prior,
+    which then determines that coefficient's size.
+    """
+    p = response.y / response.trials if response.trials is not None else response.y
+    for j, col in enumerate(columns):
+        x = X[:, j]
+        if col == "Intercept" or not np.all(np.isin(x, (0.0, 1.0))) or x.min() == x.max():
+            continue
+        for value in (0.0, 1.0):
+            sub = p[x == value]
+            if len(sub) and (np.all(sub == 0) or np.all(sub == 1)):
+                warnings.warn(
+                    f"'{col}' separates the outcome: every row with {col} = {value:g} has outcome "
+                    f"{sub[0]:g}. Its coefficient is not identified by the data and its size is set by "
+                    f"the prior (here a weakly informative normal); report it with that caveat, or use "
+                    f"a more informative prior for b_{col}.", UserWarning, stacklevel=3)
+                break
 
 
 def _check_response_values(response: Response, family: Family) -> None:

@@ -146,6 +146,16 @@ class Prior:
                                if s in supports)
             raise GLMMInputError(f"prior for '{key}' is {self}, which does not suit {what}; use e.g. {want}")
 
+    def scaled(self, k: float) -> "Prior":
+        """The prior of ``k · θ`` for a location–scale prior of ``θ`` (normal, student_t, cauchy, logistic)."""
+        scalable = {"normal": (0, 1), "cauchy": (0, 1), "logistic": (0, 1), "student_t": (1, 2)}
+        if self.dist not in scalable:
+            raise ValueError(f"{self.dist} is not a location-scale family")
+        args = list(self.args)
+        for i in scalable[self.dist]:
+            args[i] = args[i] * k
+        return Prior(self.dist, tuple(args))
+
     def kwargs(self) -> dict[str, float]:
         return dict(zip(self.param_names, self.args))
 
