@@ -26,11 +26,12 @@ def test_sbc_ranks_are_uniform(model):
     result = gb.sbc(model, n_sims=N_SIMS, draws=200, tune=200, thin=4, seed=1)
     assert list(result.ranks.columns) == ["b_Intercept", "b_x", "sd_g__Intercept", "sigma"]
     assert result.ranks.shape == (N_SIMS, 4) and result.ranks.to_numpy().max() <= result.n_draws
-    assert result.min_p_value() > 0.01, result.tests
+    # Bonferroni-adjusted over the 4 parameters; a calibrated sampler fails this 0.1 % of the time
+    assert result.min_p_value() > 0.001, result.tests
     assert result.plot().axes[0].get_title()
 
 
 def test_sbc_catches_a_wrong_prior_scale(model):
     wrong = gb.sbc(model, n_sims=N_SIMS, draws=200, tune=200, thin=4, seed=1,
                    fit_priors={"sd": "half_normal(0.1)", "b": "normal(0, 0.1)", "Intercept": "normal(0, 0.1)"})
-    assert wrong.min_p_value() < 1e-3, wrong.tests
+    assert wrong.min_p_value() < 1e-5, wrong.tests
