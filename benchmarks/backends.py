@@ -75,7 +75,7 @@ REFERENCE = "gb_nutpie"
 COLUMNS = ["config", "draws", "seconds", "min_ess_bulk", "min_ess_tail", "ess_per_s",
            "ratio_vs_glmm_bayes_default", "tune", "attempts", "seconds_all_attempts", "build_s",
            "n_params", "min_ess_bulk_param", "min_ess_tail_param", "max_rhat", "divergences", "mean_steps",
-           "frac_max_depth", "mean_steps_per_chain",
+           "frac_max_depth", "mean_steps_per_chain", "gb_sha1", "run_started",
            "status", "error", "description"]
 
 
@@ -259,7 +259,7 @@ def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> 
     import warnings
 
     warnings.filterwarnings("ignore")
-    result = {"config": config, "draws": draws, "tune": tune}
+    result = {"config": config, "draws": draws, "tune": tune, "gb_sha1": _package_hash()}
     try:
         # library imports and data simulation are not timed
         import arviz  # noqa: F401
@@ -360,12 +360,17 @@ def summarise_attempt(result: dict) -> dict:
 
 def run_config(config: str, args, log_dir: Path, param_rows: list) -> dict:
     draws = args.start_draws
-    row = {"config": config, "description": CONFIGS[config], "attempts": 0, "seconds_all_attempts": 0.0}
+    row = {"config": config, "description": CONFIGS[config], "attempts": 0, "seconds_all_attempts": 0.0,
+           "run_started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     while True:
         tune = draws if args.quick else max(MIN_TUNE, draws // 2)
         print(f"[{time.strftime('%H:%M:%S')}] {config}: draws={draws} tune={tune} ...", flush=True)
         result = attempt(config, draws, tune, args, log_dir)
         row["attempts"] += 1
+        shas = [x for x in row.get("gb_sha1", "").split(">") if x]
+        if result.get("gb_sha1") and (not shas or shas[-1] != result["gb_sha1"]):
+            shas.append(result["gb_sha1"])  # glmm_bayes sources changed between attempts if > 1
+        row["gb_sha1"] = ">".join(shas)
         row["seconds_all_attempts"] += result.get("seconds", result["process_s"])
         row.update(draws=draws, tune=tune)
         if result["status"] != "ok":
@@ -379,7 +384,7 @@ def run_config(config: str, args, log_dir: Path, param_rows: list) -> dict:
                    mean_steps_per_chain=" ".join(f"{v:.0f}" for v in result.get("mean_steps_per_chain", [])))
         for label, v in result["params"].items():
             param_rows.append({"config": config, "draws": draws, "param": label, **v})
-        print(f"    {result['seconds']:.1f} s (build {result['build_s']:.1f} s); min bulk ESS "
+        print(f"    [glmm_bayes {result.get('gb_sha1')}] {result['seconds']:.1f} s (build {result['build_s']:.1f} s); min bulk ESS "
               f"{stats['min_ess_bulk']:.0f} ({stats['min_ess_bulk_param']}), min tail ESS "
               f"{stats['min_ess_tail']:.0f}; max R-hat {stats['max_rhat']:.3f}; divergences "
               f"{result['divergences']}; leapfrog steps/draw per chain {row['mean_steps_per_chain']} (max depth "
@@ -415,6 +420,9 @@ def main(argv=None) -> int:
     p.add_argument("--chain-method", default="sequential", help="numpyro_hand chain_method")
     p.add_argument("--out", default=None, help="CSV path (default benchmarks/results/backends.csv, "
                                                "or backends_quick.csv with --quick)")
+    p.add_argument("--update", action="store_true",
+                   help="keep the other configurations' rows of an existing CSV (from an earlier run; see "
+                        "run_started) and replace only those run now")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--draws", type=int, help=argparse.SUPPRESS)
     p.add_argument("--tune", type=int, help=argparse.SUPPRESS)
@@ -444,16 +452,23 @@ def main(argv=None) -> int:
     print(f"glmm_bayes source sha1 {_package_hash()}", flush=True)
     t_start = time.perf_counter()
     rows, param_rows = [], []
+    old_rows, old_params = [], []
+    params_path = out.with_name(out.stem + "_params.csv")
+    if args.update and out.exists():
+        old_rows = [r for r in pd.read_csv(out).to_dict("records") if r["config"] not in configs]
+        if params_path.exists():
+            old_params = [r for r in pd.read_csv(params_path).to_dict("records") if r["config"] not in configs]
 
     def make_table():
-        table = pd.DataFrame(rows).reindex(columns=COLUMNS)
+        order = {c: i for i, c in enumerate(CONFIGS)}
+        all_rows = sorted(old_rows + rows, key=lambda r: order.get(r["config"], len(order)))
+        table = pd.DataFrame(all_rows).reindex(columns=COLUMNS)
         table["ess_per_s"] = table["min_ess_bulk"] / table["seconds"]
         ref = table.loc[(table["config"] == REFERENCE) & table["seconds"].notna(), "seconds"]
         table["ratio_vs_glmm_bayes_default"] = table["seconds"] / ref.iloc[0] if len(ref) else float("nan")
         table.to_csv(out, index=False, float_format="%.4g")  # rewritten after every configuration
-        if param_rows:
-            pd.DataFrame(param_rows).to_csv(out.with_name(out.stem + "_params.csv"), index=False,
-                                            float_format="%.4g")
+        if param_rows or old_params:
+            pd.DataFrame(old_params + param_rows).to_csv(params_path, index=False, float_format="%.4g")
         return table
 
     for config in configs:
@@ -464,7 +479,7 @@ def main(argv=None) -> int:
                          "error": f"driver: {type(exc).__name__}: {exc}"})
         table = make_table()
 
-    shown = table[COLUMNS[:9] + ["divergences", "mean_steps", "status"]].copy()
+    shown = table[COLUMNS[:9] + ["divergences", "mean_steps", "gb_sha1", "run_started", "status"]].copy()
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.3g}".format):
         print("\n" + shown.to_string(index=False))
     failed = table[table["status"] == "failed"]
