@@ -293,13 +293,13 @@ class Design:
         return self.response.n
 
     def evaluate(self, newdata: pd.DataFrame) -> "NewDesign":
-        """Matrices for new rows with this design's encodings; unseen levels get code -1."""
+        """Matrices for new rows with this design's encodings; unseen levels get negative codes."""
         return evaluate_new(self, newdata)
 
 
 @dataclass
 class NewDesign:
-    """Fixed-effect matrix, level codes (``-1`` = new level) and slope columns for new rows."""
+    """Fixed-effect matrix, level codes (negative = a new level, one code per new level) and slope columns."""
 
     X: np.ndarray
     codes: list[np.ndarray]
@@ -510,7 +510,9 @@ def evaluate_new(design: Design, newdata: pd.DataFrame) -> NewDesign:
     for block in design.blocks:
         Zs.append(_evaluate(block.matrix, df, len(df)))
         names = _level_names(raw[list(block.term.factors)])
-        code = np.array([block.level_index.get(name, -1) for name in names], dtype=np.int64)
+        unseen: dict[str, int] = {}  # each new level its own negative code, so it gets its own effect draw
+        code = np.array([block.level_index[name] if name in block.level_index
+                         else unseen.setdefault(name, -1 - len(unseen)) for name in names], dtype=np.int64)
         codes.append(code)
         new_levels.append(sorted({n for n, c in zip(names, code) if c < 0}))
     return NewDesign(X, codes, Zs, new_levels)

@@ -92,6 +92,8 @@ def test_new_data_uses_training_encodings(df):
     nd = d.evaluate(new)
     np.testing.assert_allclose(nd.X, [[1, 0, 1, 0.5], [1, 0, 0, -1.0]])
     np.testing.assert_array_equal(nd.codes[0], [3, -1])
+    two_new = d.evaluate(pd.DataFrame({"treat": ["a"] * 3, "x": [0.0] * 3, "g": ["n1", "n2", "n1"]}))
+    np.testing.assert_array_equal(two_new.codes[0], [-1, -2, -1])  # each new level its own effect
     assert nd.new_levels == [["new-doctor"]]
     with pytest.raises(GLMMInputError, match="x"):
         d.evaluate(new.drop(columns="x"))

@@ -74,6 +74,9 @@ def test_new_levels_have_population_spread(gfit):
     expected = np.sqrt(np.var(b0) + np.mean(sd0 ** 2))
     assert np.std(lin[:, 1]) == pytest.approx(expected, rel=0.1)
     assert np.std(lin[:, 1]) > 1.5 * np.std(lin[:, 0])  # a known doctor is much more certain
+    two = gfit.predict(pd.DataFrame({"x": [0.0] * 3, "g": ["new1", "new2", "new1"]}), kind="linear", seed=2)
+    d = two.draws.values.reshape(-1, 3)
+    assert not np.allclose(d[:, 0], d[:, 1]) and np.allclose(d[:, 0], d[:, 2])  # distinct new levels differ
     with pytest.raises(GLMMInputError, match="never-seen"):
         gfit.predict(new, allow_new_levels=False)
     typical = gfit.predict(new, kind="linear", re="none").draws.values.reshape(-1, 2)
