@@ -19,10 +19,12 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
   ``<key>__coef``); for a correlated block also ``chol_<key>`` (LKJ Cholesky
   covariance) and ``cor_<key>``; the effects are ``u = z · diag(sd) Lᵀ``
   (``u = z · sd`` when uncorrelated), indexed per row by ``idx_<key>``;
-* family parameters by name (``sigma``, ``alpha``, ``shape``);
-* the likelihood ``y`` (dims ``obs``); data in ``pm.Data`` containers
-  (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``) so a compiled
-  model can be re-used with new values.
+* family parameters by name (``sigma``, ``alpha``, ``shape``, ...; the ordinal ``cutpoints``
+  is an increasing vector with dims ``cutpoints_dim`` = 1..K-1, labelled ``cutpoint[k]``);
+* the likelihood ``y`` (dims ``obs``) — ``pm.Censored`` around the family's distribution when the
+  response is ``censored(time, status)``; data in ``pm.Data`` containers
+  (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``, ``cens_lower``/``cens_upper``) so a
+  compiled model can be re-used with new values.
 
 Example
 -------
@@ -121,7 +123,13 @@ def parameter_refs(design: Design, priors: PriorSet) -> list[ParamRef]:
             refs += [ParamRef(f"cor_{block.label}__{a}__{b}", f"cor_{block.key}",
                               ((coef, a), (f"{coef}_bis", b)))
                      for i, a in enumerate(cols) for b in cols[i + 1:]]
-    refs += [ParamRef(name, name) for name in priors.aux]
+    for name in priors.aux:
+        param = design.family.aux_param(name)
+        if param.size is None:
+            refs.append(ParamRef(name, name))
+        else:
+            refs += [ParamRef(f"{param.label}[{k}]", name, ((f"{name}_dim", k),))
+                     for k in range(1, param.size(design.response) + 1)]
     return refs
 
 
@@ -164,16 +172,35 @@ def build_model(design: Design, priors: PriorSet):
                 eta = eta + _centred_intercept(priors.fixed["Intercept"], sum(slope_terms))
         for block in design.blocks:
             eta = eta + _group_effects(block, priors)
-        aux = {name: prior.pymc_class()(name, **prior.kwargs()) for name, prior in priors.aux.items()}
-        dtype = "int64" if design.family.discrete else "float64"
-        observed = pm.Data("y_obs", design.response.y.astype(dtype), dims=OBS)
+        aux = {name: _aux_variable(design, name, prior) for name, prior in priors.aux.items()}
+        arrays = data_arrays(design, priors)
+        observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
         if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
             eta = pt.zeros(observed.shape[0])
-        trials = None
+        extra, bounds = None, None
         if design.response.trials is not None:
-            trials = pm.Data("trials", design.response.trials.astype("int64"), dims=OBS)
-        design.family.likelihood("y", eta, design.link, aux, observed, trials, OBS)
+            extra = pm.Data("trials", arrays["trials"], dims=OBS)
+        if design.response.status is not None:
+            bounds = (pm.Data("cens_lower", arrays["cens_lower"], dims=OBS),
+                      pm.Data("cens_upper", arrays["cens_upper"], dims=OBS))
+        design.family.likelihood("y", eta, design.link, aux, observed, extra, OBS, bounds)
     return model
+
+
+def _aux_variable(design: Design, name: str, prior):
+    """A family parameter: a scalar, or (cutpoints) an increasing vector with its own coordinate."""
+    import pymc as pm
+
+    param = design.family.aux_param(name)
+    if param.size is None:
+        return prior.pymc_class()(name, **prior.kwargs())
+    size = param.size(design.response)
+    pm.modelcontext(None).add_coord(f"{name}_dim", np.arange(1, size + 1))
+    kwargs = {"dims": f"{name}_dim"}
+    if param.ordered:
+        kwargs["transform"] = pm.distributions.transforms.ordered
+        kwargs["initval"] = np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(1)
+    return prior.pymc_class()(name, **prior.kwargs(), **kwargs)
 
 
 def _centred_intercept(prior, shift):
@@ -204,10 +231,14 @@ def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None
         out[f"idx_{block.key}"] = block.codes[sel]
         if not block.intercept_only:
             out[f"Z_{block.key}"] = block.Z[sel]
-    dtype = "int64" if design.family.discrete else "float64"
-    out["y_obs"] = design.response.y[sel].astype(dtype)
-    if design.response.trials is not None:
-        out["trials"] = design.response.trials[sel].astype("int64")
+    response = design.response
+    out["y_obs"] = design.family.observed(response)[sel]
+    if response.trials is not None:
+        out["trials"] = response.trials[sel].astype("int64")
+    if response.status is not None:  # censoring bounds: PyMC's Censored uses log F / log S at a bound
+        y, status = response.y[sel].astype(float), response.status[sel]
+        out["cens_lower"] = np.where(status == -1, y, -np.inf)
+        out["cens_upper"] = np.where(status == 0, y, np.inf)
     return out
 
 

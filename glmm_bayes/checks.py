@@ -120,7 +120,7 @@ def _latent_residual_variance(fit, total_u: np.ndarray) -> np.ndarray:
     family, link = design.family.name, design.link
     if family == "gaussian" and link == "identity":
         return post["sigma"].values.ravel() ** 2
-    if family in ("bernoulli", "binomial") and link in LATENT_VARIANCE:
+    if (family in ("bernoulli", "binomial") or design.family.ordinal) and link in LATENT_VARIANCE:
         return np.full_like(total_u, LATENT_VARIANCE[link])
     if family in ("poisson", "negativebinomial") and link == "log":
         if "Intercept" not in design.X_columns:
@@ -134,17 +134,20 @@ def _latent_residual_variance(fit, total_u: np.ndarray) -> np.ndarray:
 
 def bayes_r2(fit, prob: float = 0.95) -> pd.DataFrame:
     """Bayesian R², marginal (fixed effects) and conditional (with group effects)."""
+    from glmm_bayes.predict import DrawSet, _broadcast_aux
+
     design = fit.model.design
+    eta_c = fit.predict(kind="linear", re="conditional").draws.values
+    eta_c = eta_c.reshape(-1, eta_c.shape[-1])
+    aux = _broadcast_aux(DrawSet(fit).aux, eta_c)
+    # the residual variance always uses the conditional mean (all structure explained)
+    var_res_c = design.family.response_variance(eta_c, design.link, aux, design.response.extra).mean(axis=1)
+    mu_c = fit.predict(kind="mean", re="conditional").draws.values.reshape(eta_c.shape)
     rows = []
     for name, re in (("marginal", "none"), ("conditional", "conditional")):
-        mu = fit.predict(kind="mean", re=re).draws.values
-        mu = mu.reshape(-1, mu.shape[-1])
-        aux = {k: v.values.reshape(-1, 1) for k, v in fit.posterior[list(fit.model.prior_set.aux)].items()}
+        mu = mu_c if re == "conditional" else fit.predict(kind="mean", re=re).draws.values.reshape(eta_c.shape)
         var_mu = mu.var(axis=1)
-        # the residual variance always uses the conditional mean (all structure explained)
-        mu_c = mu if re == "conditional" else fit.predict(kind="mean", re="conditional").draws.values.reshape(
-            mu.shape)
-        var_res = design.family.variance(mu_c, aux, design.response.trials).mean(axis=1)
+        var_res = var_res_c
         if re == "none":
             var_res = var_res + (mu_c - mu).var(axis=1)
         r2 = var_mu / (var_mu + var_res)

@@ -206,9 +206,19 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
     if m := _P_RE.match(lhs):
         y, n = m.group(1), m.group(2)
         return Response(y, _numeric(data[y], y, "successes"), _numeric(data[n], n, "trials"))
-    if _CENS_RE.match(lhs):
-        raise GLMMInputError(f"'censored(time, status)' needs a survival family; family '{family.name}' "
-                             f"does not model censoring")
+    if m := _CENS_RE.match(lhs):
+        if not family.censorable:
+            from glmm_bayes.families import FAMILIES
+
+            raise GLMMInputError(
+                f"'censored(time, status)' needs a family that models censoring; family '{family.name}' does "
+                f"not. Use one of: {', '.join(n for n, f in FAMILIES.items() if f.censorable)} "
+                f"(survival: 'weibull', 'lognormal', 'exponential')")
+        return _censored_response(data, m.group(1), m.group(2))
+    if family.ordinal:
+        if not _NAME.match(lhs):
+            raise GLMMInputError(f"an ordinal response must be one column, got '{lhs}'")
+        return _ordinal_response(data[lhs], lhs)
     if m := _LEVEL_RE.match(lhs):
         col, level = m.group(1), m.group(2).strip("'\"")
         values = data[col].astype(str)
@@ -239,6 +249,63 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
     if y.ndim == 2 and y.shape[1] != 1:
         raise GLMMInputError(f"response '{lhs}' must give one value per row")
     return Response(lhs, y.ravel())
+
+
+def _censored_response(data: pd.DataFrame, time: str, status: str) -> Response:
+    """``censored(time, status)``: status 1 = event, 0 = right-censored, -1 = left-censored."""
+    t = _numeric(data[time], time, "survival time")
+    s = data[status]
+    if pd.api.types.is_bool_dtype(s):
+        s = s.astype(int)
+    values = _numeric(s, status, "censoring status")
+    bad = np.flatnonzero(~np.isin(values, (0.0, 1.0, -1.0)))
+    if len(bad):
+        i = bad[0]
+        raise GLMMInputError(
+            f"censoring status column '{status}' must be 1 (event observed) or 0 (right-censored) "
+            f"(-1 = left-censored), but row {i} has {values[i]:g} ({len(bad)} such row(s)). Recode it, "
+            f"e.g. status = (event == 'dead').astype(int); note that some software codes 1/2 (R's Surv "
+            f"accepts 1 = censored, 2 = event): subtract 1 from such a column.")
+    return Response(time, t, status=values.astype(np.int64), status_name=status)
+
+
+def _ordinal_response(values: pd.Series, name: str) -> Response:
+    """Ordered categories → scores per row with the level labels (see :class:`Response`)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = list(values.cat.categories)
+        numeric_cats = all(isinstance(c, (int, float, np.integer, np.floating)) for c in cats)
+        if values.cat.ordered:
+            unused = [str(c) for c in cats if not (values == c).any()]
+            if unused:
+                raise GLMMInputError(
+                    f"ordinal response '{name}' has categor{'y' if len(unused) == 1 else 'ies'} with no "
+                    f"observations: {', '.join(unused)}. Its cutpoint would not be identified; drop the unused "
+                    f"categor{'y' if len(unused) == 1 else 'ies'} (values.cat.remove_unused_categories()) or "
+                    f"merge it with a neighbour.")
+            codes = values.cat.codes.to_numpy()
+            scores = np.arange(1, len(cats) + 1, dtype=float)
+            return Response(name, scores[codes], levels=[str(c) for c in cats], scores=scores)
+        if not numeric_cats:
+            raise GLMMInputError(
+                f"ordinal response '{name}' holds unordered categories ({', '.join(map(str, cats[:6]))}); "
+                f"their order is unknown. Make it an ordered pandas Categorical, e.g. "
+                f"pd.Categorical(df['{name}'], categories=[...in order...], ordered=True), or use numeric "
+                f"scores 1, 2, ..., K.")
+        values = values.astype(float)
+    y = _numeric(values, name, "ordinal response")
+    levels = np.unique(y)
+    if np.any(levels != np.round(levels)):
+        raise GLMMInputError(
+            f"ordinal response '{name}' must hold whole-number scores (e.g. ratings 1..5), but it has "
+            f"{levels[levels != np.round(levels)][0]:g}. Recode it to ordered integers or an ordered Categorical.")
+    gaps = [v for v in np.arange(levels[0], levels[-1] + 1) if v not in set(levels)]
+    if gaps:
+        raise GLMMInputError(
+            f"ordinal response '{name}' has values {', '.join(f'{v:g}' for v in levels[:12])} with no "
+            f"observations of {', '.join(f'{v:g}' for v in gaps[:12])}: a category with no observations "
+            f"has no identified cutpoint. Recode to consecutive scores (e.g. with "
+            f"pd.factorize(sorted values)) or merge the sparse categories.")
+    return Response(name, y, levels=[f"{v:g}" for v in levels], scores=levels.astype(float))
 
 
 # ---------------------------------------------------------------- design
@@ -287,6 +354,7 @@ class Design:
     data: pd.DataFrame
     fixed_matrix: object = field(repr=False)
     dropped_rows: int = 0
+    intercept_dropped: bool = False  # the family has no intercept (ordinal): formulae's column removed
 
     @property
     def n(self) -> int:
@@ -372,7 +440,7 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
                                  f"the start) or a category before modelling")
         if col in categorical and not isinstance(s.dtype, pd.CategoricalDtype):
             df[col] = pd.Categorical(s, categories=sorted(s.unique()))
-        elif pd.api.types.is_string_dtype(s) or s.dtype == object:
+        elif not isinstance(s.dtype, pd.CategoricalDtype) and (pd.api.types.is_string_dtype(s) or s.dtype == object):
             df[col] = pd.Categorical(s.astype(str), categories=sorted(s.astype(str).unique()))
     return df, n_missing_rows
 
@@ -426,8 +494,17 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
     fixed_matrix, X, X_columns = _fixed_matrix(parsed.fixed, df)
     if fam.name in ("bernoulli", "binomial"):
         _warn_separation(X, X_columns, response)
+    if not fam.intercept:
+        if "Intercept" not in X_columns:
+            raise GLMMInputError(
+                f"family '{fam.name}' has no intercept (the cutpoints play its role), and the formula removes "
+                f"it too ('0 +' or '- 1'), which changes how categorical predictors are coded. Write the "
+                f"formula with its intercept, e.g. '{parsed.response} ~ x + (1 | g)'.")
+        j = X_columns.index("Intercept")
+        X, X_columns = np.delete(X, j, axis=1), X_columns[:j] + X_columns[j + 1:]
     blocks = _build_blocks(parsed, df, X_columns)
-    return Design(formula, parsed, fam, link, response, X, X_columns, blocks, df, fixed_matrix, dropped)
+    return Design(formula, parsed, fam, link, response, X, X_columns, blocks, df, fixed_matrix, dropped,
+                  intercept_dropped=not fam.intercept)
 
 
 def _warn_separation(X: np.ndarray, columns: list[str], response: Response) -> None:
@@ -506,6 +583,8 @@ def evaluate_new(design: Design, newdata: pd.DataFrame) -> NewDesign:
     df = _align_new_data(newdata, needed, design.data)
     raw = newdata.reset_index(drop=True)
     X = _evaluate(design.fixed_matrix, df, len(df)) if design.X_columns else np.zeros((len(df), 0))
+    if design.intercept_dropped and design.X_columns:
+        X = np.delete(X, 0, axis=1)  # formulae puts the intercept first
     codes, Zs, new_levels = [], [], []
     for block in design.blocks:
         Zs.append(_evaluate(block.matrix, df, len(df)))

@@ -1,14 +1,27 @@
 """The family registry: one entry per response distribution.
 
 Each :class:`Family` knows its allowed links (the first is the default), its
-auxiliary parameters with data-scaled default priors, how to check a response,
-its PyMC likelihood, its response-scale mean and how to simulate from it with
-NumPy. Adding a family means adding one entry to :data:`FAMILIES`.
+auxiliary parameters with default priors, how to check a response, its PyMC
+distribution, and NumPy versions of its response-scale mean, variance,
+log-density, (for censoring) log-CDF and log-survival, and simulator.
+Everything downstream calls the link-aware methods
+(:meth:`Family.response_mean`, :meth:`Family.draw`, :meth:`Family.loglik`,
+:meth:`Family.response_variance`); a family whose mean is not a function of
+``g⁻¹(η)`` alone (ordinal) overrides them. Adding a family means adding one
+entry to :data:`FAMILIES`.
 
 Parameterisations (DESIGN.md §2): gaussian ``y ~ Normal(mu, sigma)``;
 bernoulli/binomial ``P = g^-1(eta)``; poisson mean ``exp(eta)``; negative
 binomial mean ``mu``, variance ``mu + mu^2 / alpha``; gamma mean ``mu`` with
-``shape`` (rate ``shape / mu``).
+``shape`` (rate ``shape / mu``); student_t ``Normal`` → ``StudentT(nu, mu, sigma)``;
+lognormal ``log y ~ Normal(eta, sigma)``; beta mean ``mu``, precision ``phi``
+(``Beta(mu·phi, (1-mu)·phi)``); beta_binomial the same with trials;
+zero-inflated: ``P(structural zero) = zi``; hurdle: ``P(y = 0) = hu``, positive
+counts from the zero-truncated count distribution; cumulative ordinal
+``P(y ≤ k) = F(cutpoint[k] − eta)`` with no intercept; survival AFT (survreg convention)
+weibull ``T ~ Weibull(shape, scale = exp(eta))``, exponential mean ``exp(eta)``,
+lognormal as above. Censored rows (``censored(time, status)``: 1 event, 0
+right-censored, -1 left-censored) contribute ``log S(t)`` (or ``log F(t)``).
 
 Example
 -------
@@ -17,6 +30,8 @@ Example
 ('logit', ('logit', 'probit', 'cloglog'))
 >>> get_family("poisson").check_link(None)
 'log'
+>>> get_family("weibull").censorable, get_family("poisson").censorable
+(True, False)
 """
 
 from __future__ import annotations
@@ -60,37 +75,89 @@ LINKS: dict[str, Link] = {
 }
 
 
+def gh_expectation(func: Callable[[np.ndarray], np.ndarray], eta: np.ndarray, variance: np.ndarray,
+                   quad_points: int | None = None) -> np.ndarray:
+    """``E[func(eta + r)]`` for ``r ~ N(0, variance)`` elementwise, by Gauss–Hermite quadrature.
+
+    ``quad_points=None`` picks 40, 100 or 200 nodes by the largest sd (accuracy: see
+    :mod:`glmm_bayes.predict`). ``func`` may add trailing axes (ordinal category axis).
+
+    >>> float(gh_expectation(np.exp, np.array(0.0), np.array(1.0)).round(6))  # exp(1/2)
+    1.648721
+    """
+    sd = np.sqrt(np.maximum(variance, 0.0))
+    if quad_points is None:
+        largest = float(np.max(sd)) if np.size(sd) else 0.0
+        quad_points = 40 if largest <= 2.5 else 100 if largest <= 5 else 200
+    nodes, weights = np.polynomial.hermite_e.hermegauss(quad_points)
+    weights = weights / np.sqrt(2 * np.pi)
+    out = 0.0
+    for t, w in zip(nodes, weights):
+        out = out + w * func(eta + sd * t)
+    return out
+
+
 # ---------------------------------------------------------------- response
 @dataclass
 class Response:
     """The outcome as the likelihood needs it.
 
-    ``y`` is the observed value per row (successes for binomial), ``trials``
-    the number of trials per row (binomial only).
+    ``y`` is the observed value per row (successes for binomial, the time for survival,
+    the category's score for ordinal); ``trials`` the number of trials (binomial families);
+    ``status`` the censoring indicator (1 event, 0 right-censored, -1 left-censored);
+    ``levels``/``scores`` the ordered categories of an ordinal response and their numeric
+    scores (the level values when numeric, else 1..K).
     """
 
     name: str
     y: np.ndarray
     trials: np.ndarray | None = None
     event_level: str | None = None  # for ``y[level]`` or an automatically chosen two-level response
+    status: np.ndarray | None = None
+    levels: list[str] | None = None
+    scores: np.ndarray | None = None
+    status_name: str | None = None
 
     @property
     def n(self) -> int:
         return len(self.y)
 
+    @property
+    def extra(self) -> np.ndarray | None:
+        """What the family's NumPy functions take besides y and mu: trials, censoring status or scores."""
+        for value in (self.trials, self.status, self.scores):
+            if value is not None:
+                return value
+        return None
+
 
 @dataclass(frozen=True)
 class AuxParam:
-    """An auxiliary (family) parameter such as ``sigma`` with its default prior rule."""
+    """An auxiliary (family) parameter such as ``sigma`` with its default prior rule.
+
+    ``support`` is the prior support it needs (``positive``, ``unit`` or ``real``). A vector
+    parameter (the ordinal cutpoints) has ``size`` (its length for a response), ``label``
+    (``cutpoint`` → ``cutpoint[1]``, ...) and ``ordered=True`` when kept increasing.
+    """
 
     name: str
     default: Callable[[Response, str], Prior]
     description: str
+    support: str = "positive"
+    size: Callable[[Response], int] | None = None
+    label: str | None = None
+    ordered: bool = False
 
 
 def _sd_y(response: Response, link: str) -> float:
     y = response.y.astype(float)
     sd = float(np.std(y)) if len(y) > 1 else 1.0
+    return sd if sd > 0 else 1.0
+
+
+def _sd_log_y(response: Response, link: str) -> float:
+    y = response.y.astype(float)
+    sd = float(np.std(np.log(y))) if len(y) > 1 and np.all(y > 0) else 1.0
     return sd if sd > 0 else 1.0
 
 
@@ -120,54 +187,51 @@ def _check_binary(response: Response, family: str) -> None:
 def _check_trials(response: Response, family: str) -> None:
     if response.trials is None:
         raise GLMMInputError(
-            f"family 'binomial' needs the number of trials: write the outcome as "
+            f"family '{family}' needs the number of trials: write the outcome as "
             f"'p(successes, trials) ~ ...' (for 0/1 outcomes use family 'bernoulli').")
     _require_integer_nonneg(response, family)
     n = response.trials
     bad = np.flatnonzero((n != np.round(n)) | (n < 1))
     if len(bad):
-        raise GLMMInputError(f"binomial trials must be whole numbers >= 1, but row {bad[0]} has {n[bad[0]]:g}")
+        raise GLMMInputError(f"{family} trials must be whole numbers >= 1, but row {bad[0]} has {n[bad[0]]:g}")
     bad = np.flatnonzero(response.y > n)
     if len(bad):
         i = bad[0]
         raise GLMMInputError(
-            f"binomial successes exceed trials in {len(bad)} row(s): row {i} has {response.y[i]:g} successes "
+            f"{family} successes exceed trials in {len(bad)} row(s): row {i} has {response.y[i]:g} successes "
             f"out of {n[i]:g} trials. Check that the outcome is written 'p(successes, trials)'.")
 
 
 def _check_positive(response: Response, family: str) -> None:
     bad = np.flatnonzero(response.y <= 0)
     if len(bad):
+        what = "time" if response.status is not None else "outcome"
         raise GLMMInputError(
-            f"family '{family}' needs a strictly positive outcome, but '{response.name}' is "
-            f"{response.y[bad[0]]:g} in row {bad[0]} ({len(bad)} such row(s)).")
+            f"family '{family}' needs a strictly positive {what}, but '{response.name}' is "
+            f"{response.y[bad[0]]:g} in row {bad[0]} ({len(bad)} such row(s)). "
+            + ("A survival time must be > 0; drop or correct those rows." if response.status is not None
+               else "Transform the outcome or pick a family for data with zeros."))
+
+
+def _check_unit_open(response: Response, family: str) -> None:
+    bad = np.flatnonzero((response.y <= 0) | (response.y >= 1))
+    if len(bad):
+        raise GLMMInputError(
+            f"family 'beta' needs an outcome strictly between 0 and 1, but '{response.name}' is "
+            f"{response.y[bad[0]]:g} in row {bad[0]} ({len(bad)} such row(s)). Squeeze exact 0s and 1s "
+            f"into (0, 1), e.g. (y * (n - 1) + 0.5) / n (Smithson & Verkuilen 2006), or model counts "
+            f"with 'binomial'/'beta_binomial'.")
 
 
 def _check_none(response: Response, family: str) -> None:
     return None
 
 
-# ---------------------------------------------------------------- likelihoods (PyMC)
-def _gaussian_like(name, eta, link, aux, observed, trials, dims):
+# ---------------------------------------------------------------- PyMC distributions
+def _pm():
     import pymc as pm
 
-    return pm.Normal(name, mu=LINKS[link].inverse_pt(eta), sigma=aux["sigma"], observed=observed, dims=dims)
-
-
-def _bernoulli_like(name, eta, link, aux, observed, trials, dims):
-    import pymc as pm
-
-    if link == "logit":
-        return pm.Bernoulli(name, logit_p=eta, observed=observed, dims=dims)
-    return pm.Bernoulli(name, p=_clip_p(LINKS[link].inverse_pt(eta)), observed=observed, dims=dims)
-
-
-def _binomial_like(name, eta, link, aux, observed, trials, dims):
-    import pymc as pm
-
-    if link == "logit":
-        return pm.Binomial(name, n=trials, logit_p=eta, observed=observed, dims=dims)
-    return pm.Binomial(name, n=trials, p=_clip_p(LINKS[link].inverse_pt(eta)), observed=observed, dims=dims)
+    return pm
 
 
 def _clip_p(p):
@@ -175,35 +239,90 @@ def _clip_p(p):
     return _pt().clip(p, eps, 1 - eps)
 
 
-def _poisson_like(name, eta, link, aux, observed, trials, dims):
-    import pymc as pm
-
-    return pm.Poisson(name, mu=LINKS[link].inverse_pt(eta), observed=observed, dims=dims)
+def _mu(eta, link):
+    return LINKS[link].inverse_pt(eta)
 
 
-def _negbin_like(name, eta, link, aux, observed, trials, dims):
-    import pymc as pm
-
-    return pm.NegativeBinomial(name, mu=LINKS[link].inverse_pt(eta), alpha=aux["alpha"],
-                               observed=observed, dims=dims)
+def _p(eta, link):
+    return _clip_p(_mu(eta, link))
 
 
-def _gamma_like(name, eta, link, aux, observed, trials, dims):
-    import pymc as pm
-
-    mu = LINKS[link].inverse_pt(eta)
-    return pm.Gamma(name, alpha=aux["shape"], beta=aux["shape"] / mu, observed=observed, dims=dims)
+def _gaussian_dist(eta, link, aux, extra):
+    return _pm().Normal.dist(mu=_mu(eta, link), sigma=aux["sigma"])
 
 
+def _bernoulli_dist(eta, link, aux, extra):
+    if link == "logit":
+        return _pm().Bernoulli.dist(logit_p=eta)
+    return _pm().Bernoulli.dist(p=_p(eta, link))
+
+
+def _binomial_dist(eta, link, aux, extra):
+    if link == "logit":
+        return _pm().Binomial.dist(n=extra, logit_p=eta)
+    return _pm().Binomial.dist(n=extra, p=_p(eta, link))
+
+
+# ---------------------------------------------------------------- NumPy helpers
+def _log1mexp(x: np.ndarray) -> np.ndarray:
+    """log(1 - exp(x)) for x <= 0, accurately."""
+    x = np.minimum(x, -1e-300)
+    return np.where(x > -np.log(2), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
+def _nb_logpmf(y, mu, alpha):
+    return stats.nbinom.logpmf(y, alpha, alpha / (alpha + mu))
+
+
+def _nb_p0(mu, alpha):
+    return (alpha / (alpha + mu)) ** alpha
+
+
+def _zero_inflated_logpmf(y, log_p, log_p0, zi):
+    """log p(y) with a structural zero of probability ``zi`` in front of a count density."""
+    zero = np.logaddexp(np.log(zi), np.log1p(-zi) + log_p0)
+    return np.where(y == 0, zero, np.log1p(-zi) + log_p)
+
+
+def _hurdle_logpmf(y, log_p, p0, hu):
+    """log p(y): zero with probability ``hu``, else the zero-truncated count density."""
+    return np.where(y == 0, np.log(hu), np.log1p(-hu) + log_p - np.log1p(-np.minimum(p0, 1 - 1e-16)))
+
+
+def _truncated_draw(rng, ppf, p0):
+    """A draw from a count distribution truncated to y >= 1 by inverse CDF."""
+    u = p0 + rng.random(np.shape(p0)) * (1 - p0)
+    return np.maximum(ppf(np.minimum(u, 1 - 1e-12)), 1)
+
+
+def _zip_variance(mu, zi):
+    return (1 - zi) * mu * (1 + zi * mu)
+
+
+def _hurdle_moments(mu, second, p0, hu):
+    """Mean and variance of a hurdle model from the untruncated mean/second moment and P(0)."""
+    keep = (1 - hu) / np.maximum(1 - p0, 1e-300)
+    mean = keep * mu
+    return mean, keep * second - mean ** 2
+
+
+# ---------------------------------------------------------------- the family
 @dataclass(frozen=True)
 class Family:
-    """One response distribution. See the module docstring for the parameterisations."""
+    """One response distribution. See the module docstring for the parameterisations.
+
+    The NumPy callables take ``mu = g⁻¹(η)``, the auxiliary parameters (broadcast against
+    ``mu``) and ``extra`` (trials, censoring status or ordinal scores; see
+    :attr:`Response.extra`). ``location`` says how default priors are scaled:
+    ``"continuous"`` (mean and sd of y on the link scale), ``"probability"`` (logit of the mean
+    proportion, scale 1), ``"positive"`` (log of the mean, scale 1) or ``"latent"`` (0, 1).
+    """
 
     name: str
     links: tuple[str, ...]
     aux: tuple[AuxParam, ...]
     check: Callable[[Response, str], None]
-    likelihood: Callable
+    dist: Callable  # (eta, link, aux, extra) -> an unregistered PyMC distribution
     mean: Callable[[np.ndarray, dict, np.ndarray | None], np.ndarray]
     simulate: Callable[[np.random.Generator, np.ndarray, dict, np.ndarray | None], np.ndarray]
     variance: Callable[[np.ndarray, dict, np.ndarray | None], np.ndarray]  # Var[y | mu] for R², residuals
@@ -211,6 +330,10 @@ class Family:
     discrete: bool
     needs_trials: bool = False
     description: str = ""
+    location: str = "positive"
+    logcdf: Callable | None = None  # log F(y | mu): with ``logsf``, makes the family censorable
+    logsf: Callable | None = None  # log S(y | mu)
+    intercept: bool = True  # False: the linear predictor has no intercept (ordinal cutpoints replace it)
     aux_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
@@ -219,6 +342,15 @@ class Family:
     @property
     def default_link(self) -> str:
         return self.links[0]
+
+    @property
+    def censorable(self) -> bool:
+        """Whether ``censored(time, status)`` responses are allowed."""
+        return self.logsf is not None
+
+    @property
+    def ordinal(self) -> bool:
+        return False
 
     def check_link(self, link: str | None) -> str:
         """Return the link to use, or raise if ``link`` is not allowed for this family."""
@@ -230,24 +362,125 @@ class Family:
                 f"{', '.join(self.links)} (default '{self.default_link}')")
         return link
 
+    def aux_param(self, name: str) -> AuxParam:
+        return next(a for a in self.aux if a.name == name)
+
     def location_scale(self, response: Response, link: str) -> tuple[float, float]:
         """Outcome location and scale on the link scale, for default priors."""
         y = response.y.astype(float)
-        if self.name == "gaussian" and link == "identity":
-            return float(np.mean(y)), _sd_y(response, link)
-        if self.name in ("bernoulli", "binomial"):
+        if self.location == "latent":
+            return 0.0, 1.0
+        if self.location == "probability":
             p = y / response.trials if response.trials is not None else y
             pbar = float(np.clip(np.mean(p), 0.01, 0.99))
             return float(LINKS[link].forward(np.array(pbar))), 1.0
+        if self.location == "continuous":
+            if link == "identity":
+                if self.name == "lognormal":
+                    return float(np.mean(np.log(y))), _sd_log_y(response, link)
+                return float(np.mean(y)), _sd_y(response, link)
+            if link == "log" and np.all(y > 0):
+                return float(np.mean(np.log(y))), max(float(np.std(np.log(y))), 0.1)
         mean = float(np.mean(y))
         if link == "log":
-            if self.name == "gaussian" and np.all(y > 0):
-                return float(np.mean(np.log(y))), max(float(np.std(np.log(y))), 0.1)
             return float(np.log(max(mean, 1e-3))), 1.0
         if link == "inverse":
             m = 1 / mean if mean > 0 else 1.0
             return m, abs(m)
         return mean, 1.0
+
+    # ------------------------------------------------------ what the rest of the toolkit calls
+    def observed(self, response: Response) -> np.ndarray:
+        """The values the PyMC likelihood observes (ordinal: category codes 0..K-1)."""
+        return response.y.astype("int64" if self.discrete else "float64")
+
+    def likelihood(self, name: str, eta, link: str, aux: dict, observed, extra, dims, bounds=None):
+        """Register the observed likelihood in the current PyMC model (censored when ``bounds`` is given)."""
+        pm = _pm()
+        dims = (dims,) if isinstance(dims, str) else dims
+        dist = self.dist(eta, link, aux, extra)
+        if bounds is not None:
+            return pm.Censored(name, dist, lower=bounds[0], upper=bounds[1], observed=observed, dims=dims)
+        return pm.modelcontext(None).register_rv(dist, name, observed=observed, dims=dims)
+
+    def response_mean(self, eta: np.ndarray, link: str, aux: dict, extra=None, variance=None,
+                      quad_points: int | None = None) -> np.ndarray:
+        """E[y | η] (``variance=None``) or the population average E_r[E[y | η + r]], r ~ N(0, variance)."""
+        inverse = LINKS[link].inverse
+
+        def mean(e):
+            return self.mean(inverse(e), aux, extra)
+
+        return mean(eta) if variance is None else gh_expectation(mean, eta, variance, quad_points)
+
+    def draw(self, rng: np.random.Generator, eta: np.ndarray, link: str, aux: dict, extra=None) -> np.ndarray:
+        """Simulated outcomes given η (uncensored)."""
+        return self.simulate(rng, LINKS[link].inverse(eta), aux, extra)
+
+    def loglik(self, y: np.ndarray, eta: np.ndarray, link: str, aux: dict, extra=None) -> np.ndarray:
+        """Pointwise log-likelihood; censored rows (``extra`` = status 0 / -1) use log S / log F."""
+        mu = LINKS[link].inverse(eta)
+        if not self.censorable or extra is None:
+            return self.logpdf(y, mu, aux, extra)
+        status = extra
+        out = self.logpdf(y, mu, aux, None)
+        out = np.where(status == 0, self.logsf(y, mu, aux), out)
+        return np.where(status == -1, self.logcdf(y, mu, aux), out)
+
+    def response_variance(self, eta: np.ndarray, link: str, aux: dict, extra=None) -> np.ndarray:
+        return self.variance(LINKS[link].inverse(eta), aux, extra)
+
+    def survival(self, t: np.ndarray, eta: np.ndarray, link: str, aux: dict) -> np.ndarray:
+        """S(t | η) = P(T > t)."""
+        if not self.censorable:
+            raise GLMMInputError(f"family '{self.name}' is not a survival family; survival curves need "
+                                 f"one of: {', '.join(n for n, f in FAMILIES.items() if f.censorable)}")
+        return np.exp(self.logsf(t, LINKS[link].inverse(eta), aux))
+
+
+@dataclass(frozen=True)
+class OrdinalFamily(Family):
+    """Cumulative ordinal model: ``P(y ≤ k) = F(cutpoint[k] − η)``; ``extra`` holds the category scores."""
+
+    @property
+    def ordinal(self) -> bool:
+        return True
+
+    def observed(self, response: Response) -> np.ndarray:
+        return np.searchsorted(response.scores, response.y).astype("int64")
+
+    def category_probs(self, eta: np.ndarray, link: str, aux: dict, variance=None,
+                       quad_points: int | None = None) -> np.ndarray:
+        """P(y = category k) with a trailing category axis; population-averaged when ``variance`` is given."""
+        cut = aux["cutpoints"]
+        inverse = LINKS[link].inverse
+
+        def cumulative(e):
+            return inverse(cut - e[..., None])
+
+        cum = cumulative(eta) if variance is None else gh_expectation(cumulative, eta, variance, quad_points)
+        shape = cum.shape[:-1] + (1,)
+        cum = np.concatenate([np.zeros(shape), cum, np.ones(shape)], axis=-1)
+        return np.clip(np.diff(cum, axis=-1), 0.0, 1.0)
+
+    def response_mean(self, eta, link, aux, extra=None, variance=None, quad_points=None):
+        return self.category_probs(eta, link, aux, variance, quad_points) @ extra
+
+    def draw(self, rng, eta, link, aux, extra=None):
+        probs = self.category_probs(eta, link, aux)
+        u = rng.random(probs.shape[:-1] + (1,))
+        codes = (np.cumsum(probs, axis=-1)[..., :-1] < u).sum(axis=-1)
+        return extra[codes]
+
+    def loglik(self, y, eta, link, aux, extra=None):
+        codes = np.searchsorted(extra, y)
+        probs = self.category_probs(eta, link, aux)
+        return np.log(np.maximum(np.take_along_axis(probs, np.broadcast_to(
+            codes, probs.shape[:-1])[..., None], axis=-1)[..., 0], 1e-300))
+
+    def response_variance(self, eta, link, aux, extra=None):
+        probs = self.category_probs(eta, link, aux)
+        return probs @ extra ** 2 - (probs @ extra) ** 2
 
 
 FAMILIES: dict[str, Family] = {}
@@ -272,40 +505,64 @@ def get_family(name: str) -> Family:
 
 _FAMILY_ALIASES = {"normal": "gaussian", "logistic": "bernoulli", "binary": "bernoulli",
                    "negative_binomial": "negativebinomial", "negbinomial": "negativebinomial",
-                   "nb": "negativebinomial"}
+                   "nb": "negativebinomial", "t": "student_t", "studentt": "student_t",
+                   "student": "student_t", "ordinal": "cumulative", "betabinomial": "beta_binomial",
+                   "zip": "zero_inflated_poisson", "zinb": "zero_inflated_negativebinomial",
+                   "zero_inflated_negative_binomial": "zero_inflated_negativebinomial",
+                   "hurdle_negative_binomial": "hurdle_negativebinomial", "lognormal_aft": "lognormal",
+                   "log_normal": "lognormal"}
 
+
+def _sigma_prior(response: Response, link: str) -> Prior:
+    return Prior("exponential", (float(f"{1.0 / _sd_y(response, link):.3g}"),))
+
+
+_VAGUE_SHAPE = "default gamma(0.01, 0.01) as brms"
+SIGMA = AuxParam("sigma", _sigma_prior, "residual standard deviation; default exponential(1 / sd(y))")
+ALPHA = AuxParam("alpha", lambda r, link: Prior("gamma", (0.01, 0.01)),
+                 f"negative-binomial shape: variance mu + mu^2 / alpha; {_VAGUE_SHAPE}")
+ZI = AuxParam("zi", lambda r, link: Prior("beta", (1.0, 1.0)),
+              "probability of a structural zero; default beta(1, 1)", support="unit")
+HU = AuxParam("hu", lambda r, link: Prior("beta", (1.0, 1.0)),
+              "probability of a zero (the hurdle); default beta(1, 1)", support="unit")
+PHI = AuxParam("phi", lambda r, link: Prior("gamma", (0.01, 0.01)),
+               f"precision: variance mu (1 - mu) / (1 + phi); {_VAGUE_SHAPE}")
+
+
+# ---------------------------------------------------------------- the registry
 register(Family(
-    name="gaussian", links=("identity", "log"),
-    aux=(AuxParam("sigma", lambda r, link: Prior("exponential", (1.0 / _sd_y(r, link),)),
-                  "residual standard deviation; default exponential(1 / sd(y))"),),
-    check=_check_none, likelihood=_gaussian_like,
+    name="gaussian", links=("identity", "log"), aux=(SIGMA,),
+    check=_check_none, dist=_gaussian_dist,
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.normal(mu, aux["sigma"]),
     variance=lambda mu, aux, n: np.broadcast_to(aux["sigma"] ** 2, np.shape(mu)),
     logpdf=lambda y, mu, aux, n: stats.norm.logpdf(y, mu, aux["sigma"]),
-    discrete=False, description="y ~ Normal(mu, sigma)"))
+    logcdf=lambda y, mu, aux: stats.norm.logcdf(y, mu, aux["sigma"]),
+    logsf=lambda y, mu, aux: stats.norm.logsf(y, mu, aux["sigma"]),
+    discrete=False, location="continuous", description="y ~ Normal(mu, sigma)"))
 
 register(Family(
     name="bernoulli", links=("logit", "probit", "cloglog"), aux=(),
-    check=_check_binary, likelihood=_bernoulli_like,
+    check=_check_binary, dist=_bernoulli_dist,
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.binomial(1, mu),
     variance=lambda mu, aux, n: mu * (1 - mu),
     logpdf=lambda y, mu, aux, n: stats.bernoulli.logpmf(y, mu),
-    discrete=True, description="y ~ Bernoulli(p), p = g^-1(eta)"))
+    discrete=True, location="probability", description="y ~ Bernoulli(p), p = g^-1(eta)"))
 
 register(Family(
     name="binomial", links=("logit", "probit", "cloglog"), aux=(),
-    check=_check_trials, likelihood=_binomial_like,
+    check=_check_trials, dist=_binomial_dist,
     mean=lambda mu, aux, n: mu * n,
     simulate=lambda rng, mu, aux, n: rng.binomial(n.astype(np.int64), mu),
     variance=lambda mu, aux, n: n * mu * (1 - mu),
     logpdf=lambda y, mu, aux, n: stats.binom.logpmf(y, n, mu),
-    discrete=True, needs_trials=True, description="successes ~ Binomial(trials, p), p = g^-1(eta)"))
+    discrete=True, needs_trials=True, location="probability",
+    description="successes ~ Binomial(trials, p), p = g^-1(eta)"))
 
 register(Family(
     name="poisson", links=("log", "identity"), aux=(),
-    check=_require_integer_nonneg, likelihood=_poisson_like,
+    check=_require_integer_nonneg, dist=lambda eta, link, aux, n: _pm().Poisson.dist(mu=_mu(eta, link)),
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.poisson(mu),
     variance=lambda mu, aux, n: mu,
@@ -313,23 +570,179 @@ register(Family(
     discrete=True, description="y ~ Poisson(mu)"))
 
 register(Family(
-    name="negativebinomial", links=("log", "identity"),
-    aux=(AuxParam("alpha", lambda r, link: Prior("gamma", (0.01, 0.01)),
-                  "shape: variance mu + mu^2 / alpha; default gamma(0.01, 0.01) as brms"),),
-    check=_require_integer_nonneg, likelihood=_negbin_like,
+    name="negativebinomial", links=("log", "identity"), aux=(ALPHA,),
+    check=_require_integer_nonneg,
+    dist=lambda eta, link, aux, n: _pm().NegativeBinomial.dist(mu=_mu(eta, link), alpha=aux["alpha"]),
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.poisson(rng.gamma(aux["alpha"], mu / aux["alpha"])),
     variance=lambda mu, aux, n: mu + mu ** 2 / aux["alpha"],
-    logpdf=lambda y, mu, aux, n: stats.nbinom.logpmf(y, aux["alpha"], aux["alpha"] / (aux["alpha"] + mu)),
+    logpdf=lambda y, mu, aux, n: _nb_logpmf(y, mu, aux["alpha"]),
     discrete=True, description="y ~ NegativeBinomial(mu, alpha), Var = mu + mu^2/alpha"))
 
 register(Family(
     name="gamma", links=("log", "inverse", "identity"),
-    aux=(AuxParam("shape", lambda r, link: Prior("gamma", (0.01, 0.01)),
-                  "shape; rate = shape / mu; default gamma(0.01, 0.01) as brms"),),
-    check=_check_positive, likelihood=_gamma_like,
+    aux=(AuxParam("shape", lambda r, link: Prior("gamma", (0.01, 0.01)), f"shape; rate = shape / mu; {_VAGUE_SHAPE}"),),
+    check=_check_positive,
+    dist=lambda eta, link, aux, n: _pm().Gamma.dist(alpha=aux["shape"], beta=aux["shape"] / _mu(eta, link)),
     mean=lambda mu, aux, n: mu,
     simulate=lambda rng, mu, aux, n: rng.gamma(aux["shape"], mu / aux["shape"]),
     variance=lambda mu, aux, n: mu ** 2 / aux["shape"],
     logpdf=lambda y, mu, aux, n: stats.gamma.logpdf(y, aux["shape"], scale=mu / aux["shape"]),
+    logcdf=lambda y, mu, aux: stats.gamma.logcdf(y, aux["shape"], scale=mu / aux["shape"]),
+    logsf=lambda y, mu, aux: stats.gamma.logsf(y, aux["shape"], scale=mu / aux["shape"]),
     discrete=False, description="y ~ Gamma(shape, rate = shape / mu)"))
+
+register(Family(
+    name="student_t", links=("identity", "log"),
+    aux=(SIGMA, AuxParam("nu", lambda r, link: Prior("gamma", (2.0, 0.1)),
+                         "degrees of freedom; default gamma(2, 0.1) as brms")),
+    check=_check_none,
+    dist=lambda eta, link, aux, n: _pm().StudentT.dist(nu=aux["nu"], mu=_mu(eta, link), sigma=aux["sigma"]),
+    mean=lambda mu, aux, n: mu + 0 * aux["nu"],
+    simulate=lambda rng, mu, aux, n: mu + aux["sigma"] * rng.standard_t(np.broadcast_to(aux["nu"], np.shape(mu))),
+    variance=lambda mu, aux, n: np.broadcast_to(
+        np.where(aux["nu"] > 2, aux["sigma"] ** 2 * aux["nu"] / np.maximum(aux["nu"] - 2, 1e-12), np.inf),
+        np.shape(mu)),
+    logpdf=lambda y, mu, aux, n: stats.t.logpdf(y, aux["nu"], mu, aux["sigma"]),
+    logcdf=lambda y, mu, aux: stats.t.logcdf(y, aux["nu"], mu, aux["sigma"]),
+    logsf=lambda y, mu, aux: stats.t.logsf(y, aux["nu"], mu, aux["sigma"]),
+    discrete=False, location="continuous", description="y ~ StudentT(nu, mu, sigma) (robust regression)"))
+
+register(Family(
+    name="lognormal", links=("identity",),
+    aux=(AuxParam("sigma", lambda r, link: Prior("exponential", (float(f"{1.0 / _sd_log_y(r, link):.3g}"),)),
+                  "sd of log y; default exponential(1 / sd(log y))"),),
+    check=_check_positive,
+    dist=lambda eta, link, aux, n: _pm().LogNormal.dist(mu=eta, sigma=aux["sigma"]),
+    mean=lambda mu, aux, n: np.exp(mu + aux["sigma"] ** 2 / 2),
+    simulate=lambda rng, mu, aux, n: np.exp(rng.normal(mu, aux["sigma"])),
+    variance=lambda mu, aux, n: np.expm1(aux["sigma"] ** 2) * np.exp(2 * mu + aux["sigma"] ** 2),
+    logpdf=lambda y, mu, aux, n: stats.norm.logpdf(np.log(y), mu, aux["sigma"]) - np.log(y),
+    logcdf=lambda y, mu, aux: stats.norm.logcdf(np.log(y), mu, aux["sigma"]),
+    logsf=lambda y, mu, aux: stats.norm.logsf(np.log(y), mu, aux["sigma"]),
+    discrete=False, location="continuous",
+    description="log y ~ Normal(eta, sigma); also an AFT survival model with censored(time, status)"))
+
+register(Family(
+    name="weibull", links=("log",),
+    aux=(AuxParam("shape", lambda r, link: Prior("gamma", (0.01, 0.01)),
+                  f"Weibull shape k (hazard rises when k > 1); {_VAGUE_SHAPE}"),),
+    check=_check_positive,
+    dist=lambda eta, link, aux, n: _pm().Weibull.dist(alpha=aux["shape"], beta=_mu(eta, link)),
+    mean=lambda mu, aux, n: mu * special.gamma(1 + 1 / aux["shape"]),
+    simulate=lambda rng, mu, aux, n: mu * rng.weibull(np.broadcast_to(aux["shape"], np.shape(mu))),
+    variance=lambda mu, aux, n: mu ** 2 * (special.gamma(1 + 2 / aux["shape"])
+                                           - special.gamma(1 + 1 / aux["shape"]) ** 2),
+    logpdf=lambda y, mu, aux, n: stats.weibull_min.logpdf(y, aux["shape"], scale=mu),
+    logcdf=lambda y, mu, aux: _log1mexp(-(y / mu) ** aux["shape"]),
+    logsf=lambda y, mu, aux: -(y / mu) ** aux["shape"],
+    discrete=False, description="T ~ Weibull(shape, scale = exp(eta)) (AFT, survreg convention)"))
+
+register(Family(
+    name="exponential", links=("log",), aux=(),
+    check=_check_positive,
+    dist=lambda eta, link, aux, n: _pm().Exponential.dist(scale=_mu(eta, link)),
+    mean=lambda mu, aux, n: mu,
+    simulate=lambda rng, mu, aux, n: rng.exponential(mu),
+    variance=lambda mu, aux, n: mu ** 2,
+    logpdf=lambda y, mu, aux, n: -np.log(mu) - y / mu,
+    logcdf=lambda y, mu, aux: _log1mexp(-y / mu),
+    logsf=lambda y, mu, aux: -y / mu,
+    discrete=False, description="T ~ Exponential(mean exp(eta)) (AFT)"))
+
+register(Family(
+    name="beta", links=("logit", "probit", "cloglog"), aux=(PHI,),
+    check=_check_unit_open,
+    dist=lambda eta, link, aux, n: _pm().Beta.dist(mu=_p(eta, link), nu=aux["phi"]),
+    mean=lambda mu, aux, n: mu + 0 * aux["phi"],
+    simulate=lambda rng, mu, aux, n: np.clip(rng.beta(mu * aux["phi"], (1 - mu) * aux["phi"]), 1e-12, 1 - 1e-12),
+    variance=lambda mu, aux, n: mu * (1 - mu) / (1 + aux["phi"]),
+    logpdf=lambda y, mu, aux, n: stats.beta.logpdf(y, mu * aux["phi"], (1 - mu) * aux["phi"]),
+    discrete=False, location="probability", description="y ~ Beta(mu * phi, (1 - mu) * phi), 0 < y < 1"))
+
+register(Family(
+    name="beta_binomial", links=("logit", "probit", "cloglog"), aux=(PHI,),
+    check=_check_trials,
+    dist=lambda eta, link, aux, n: _pm().BetaBinomial.dist(alpha=_p(eta, link) * aux["phi"],
+                                                           beta=(1 - _p(eta, link)) * aux["phi"], n=n),
+    mean=lambda mu, aux, n: mu * n + 0 * aux["phi"],
+    simulate=lambda rng, mu, aux, n: rng.binomial(np.broadcast_to(n, np.shape(mu)).astype(np.int64),
+                                                  np.clip(rng.beta(mu * aux["phi"], (1 - mu) * aux["phi"]), 0, 1)),
+    variance=lambda mu, aux, n: n * mu * (1 - mu) * (aux["phi"] + n) / (aux["phi"] + 1),
+    logpdf=lambda y, mu, aux, n: stats.betabinom.logpmf(y, n, mu * aux["phi"], (1 - mu) * aux["phi"]),
+    discrete=True, needs_trials=True, location="probability",
+    description="successes ~ BetaBinomial(trials, mu * phi, (1 - mu) * phi): overdispersed binomial"))
+
+register(Family(
+    name="zero_inflated_poisson", links=("log",), aux=(ZI,),
+    check=_require_integer_nonneg,
+    dist=lambda eta, link, aux, n: _pm().ZeroInflatedPoisson.dist(psi=1 - aux["zi"], mu=_mu(eta, link)),
+    mean=lambda mu, aux, n: (1 - aux["zi"]) * mu,
+    simulate=lambda rng, mu, aux, n: np.where(rng.random(np.shape(mu)) < aux["zi"], 0, rng.poisson(mu)),
+    variance=lambda mu, aux, n: _zip_variance(mu, aux["zi"]),
+    logpdf=lambda y, mu, aux, n: _zero_inflated_logpmf(y, stats.poisson.logpmf(y, mu), -mu, aux["zi"]),
+    discrete=True, description="y = 0 with probability zi, else Poisson(mu)"))
+
+register(Family(
+    name="zero_inflated_negativebinomial", links=("log",), aux=(ALPHA, ZI),
+    check=_require_integer_nonneg,
+    dist=lambda eta, link, aux, n: _pm().ZeroInflatedNegativeBinomial.dist(
+        psi=1 - aux["zi"], mu=_mu(eta, link), alpha=aux["alpha"]),
+    mean=lambda mu, aux, n: (1 - aux["zi"]) * mu,
+    simulate=lambda rng, mu, aux, n: np.where(rng.random(np.shape(mu)) < aux["zi"], 0,
+                                              rng.poisson(rng.gamma(aux["alpha"], mu / aux["alpha"]))),
+    variance=lambda mu, aux, n: (1 - aux["zi"]) * (mu + mu ** 2 / aux["alpha"] + aux["zi"] * mu ** 2),
+    logpdf=lambda y, mu, aux, n: _zero_inflated_logpmf(y, _nb_logpmf(y, mu, aux["alpha"]),
+                                                       np.log(_nb_p0(mu, aux["alpha"])), aux["zi"]),
+    discrete=True, description="y = 0 with probability zi, else NegativeBinomial(mu, alpha)"))
+
+register(Family(
+    name="hurdle_poisson", links=("log",), aux=(HU,),
+    check=_require_integer_nonneg,
+    dist=lambda eta, link, aux, n: _pm().HurdlePoisson.dist(psi=1 - aux["hu"], mu=_mu(eta, link)),
+    mean=lambda mu, aux, n: _hurdle_moments(mu, mu + mu ** 2, np.exp(-mu), aux["hu"])[0],
+    simulate=lambda rng, mu, aux, n: np.where(
+        rng.random(np.shape(mu)) < aux["hu"], 0,
+        _truncated_draw(rng, lambda u: stats.poisson.ppf(u, mu), np.exp(-mu))),
+    variance=lambda mu, aux, n: _hurdle_moments(mu, mu + mu ** 2, np.exp(-mu), aux["hu"])[1],
+    logpdf=lambda y, mu, aux, n: _hurdle_logpmf(y, stats.poisson.logpmf(y, mu), np.exp(-mu), aux["hu"]),
+    discrete=True, description="y = 0 with probability hu, else zero-truncated Poisson(mu)"))
+
+register(Family(
+    name="hurdle_negativebinomial", links=("log",), aux=(ALPHA, HU),
+    check=_require_integer_nonneg,
+    dist=lambda eta, link, aux, n: _pm().HurdleNegativeBinomial.dist(
+        psi=1 - aux["hu"], mu=_mu(eta, link), alpha=aux["alpha"]),
+    mean=lambda mu, aux, n: _hurdle_moments(mu, mu + mu ** 2 / aux["alpha"] + mu ** 2,
+                                            _nb_p0(mu, aux["alpha"]), aux["hu"])[0],
+    simulate=lambda rng, mu, aux, n: np.where(
+        rng.random(np.shape(mu)) < aux["hu"], 0,
+        _truncated_draw(rng, lambda u: stats.nbinom.ppf(u, aux["alpha"], aux["alpha"] / (aux["alpha"] + mu)),
+                        _nb_p0(mu, aux["alpha"]))),
+    variance=lambda mu, aux, n: _hurdle_moments(mu, mu + mu ** 2 / aux["alpha"] + mu ** 2,
+                                                _nb_p0(mu, aux["alpha"]), aux["hu"])[1],
+    logpdf=lambda y, mu, aux, n: _hurdle_logpmf(y, _nb_logpmf(y, mu, aux["alpha"]), _nb_p0(mu, aux["alpha"]),
+                                                aux["hu"]),
+    discrete=True, description="y = 0 with probability hu, else zero-truncated NegativeBinomial(mu, alpha)"))
+
+
+def _ordinal_dist(eta, link, aux, extra):
+    if link == "logit":
+        return _pm().OrderedLogistic.dist(eta=eta, cutpoints=aux["cutpoints"])
+    return _pm().OrderedProbit.dist(eta=eta, cutpoints=aux["cutpoints"], sigma=1.0)
+
+
+def _check_ordinal(response: Response, family: str) -> None:
+    if response.scores is None or len(response.scores) < 2:
+        raise GLMMInputError(f"family 'cumulative' needs an ordinal response with at least 2 categories")
+
+
+register(OrdinalFamily(
+    name="cumulative", links=("logit", "probit"),
+    aux=(AuxParam("cutpoints", lambda r, link: Prior("student_t", (3.0, 0.0, 2.5)),
+                  "K - 1 increasing thresholds; default student_t(3, 0, 2.5) each, as brms", support="real",
+                  size=lambda r: len(r.scores) - 1, label="cutpoint", ordered=True),),
+    check=_check_ordinal, dist=_ordinal_dist,
+    mean=None, simulate=None, variance=None, logpdf=None,  # category probabilities: see OrdinalFamily
+    discrete=True, location="latent", intercept=False,
+    description="P(y <= k) = F(cutpoint[k] - eta), F logistic or normal; no intercept"))

@@ -177,11 +177,31 @@ class GLMM:
                 pm.set_data(full, coords={"obs": np.arange(self.design.n)})
 
     def prior_predictive(self, draws: int = 500, seed: int | None = None):
-        """Draws from the prior predictive: a DataTree with ``prior`` and ``prior_predictive`` groups."""
+        """Draws from the prior predictive: a DataTree with ``prior`` and ``prior_predictive`` groups.
+
+        An increasing vector (ordinal cutpoints: iid prior restricted to the ordered region) is drawn
+        as the sorted iid draws — exactly the restricted prior (order statistics) — and y is simulated
+        given those.
+        """
+        import numpy as np
         import pymc as pm
+        import xarray as xr
 
         with self.pymc_model:
-            return pm.sample_prior_predictive(draws=draws, random_seed=seed)
+            prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+        ordered = [p.name for p in self.design.family.aux if p.ordered]
+        if not ordered:
+            return prior
+        params = prior["prior"].to_dataset()
+        for name in ordered:
+            params[name] = params[name].copy(data=np.sort(params[name].values, axis=-1))
+        with self.pymc_model, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            simulated = pm.sample_posterior_predictive(xr.DataTree.from_dict({"posterior": params}),
+                                                       var_names=["y"], random_seed=seed, progressbar=False)
+        prior["prior"] = xr.DataTree(params)
+        prior["prior_predictive"] = xr.DataTree(simulated["posterior_predictive"].to_dataset())
+        return prior
 
     def plot_prior_predictive(self, draws: int = 200, seed: int | None = 0):
         """Observed outcome against outcomes simulated from the priors alone."""

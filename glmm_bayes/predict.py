@@ -40,9 +40,9 @@ import xarray as xr
 from glmm_bayes.builder import centring, fixed_groups
 from glmm_bayes.design import _P_RE
 from glmm_bayes.errors import GLMMInputError
-from glmm_bayes.families import LINKS
+from glmm_bayes.families import LINKS, gh_expectation
 
-KINDS = ("linear", "mean", "pps")
+KINDS = ("linear", "mean", "pps", "probs")
 RE_MODES = ("conditional", "none", "marginal")
 
 
@@ -105,13 +105,36 @@ def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: st
     if not 0 < prob < 1:
         raise GLMMInputError(f"prob must be between 0 and 1, got {prob!r}")
     design = fit.model.design
+    family = design.family
+    if kind == "probs" and not family.ordinal:
+        raise GLMMInputError(f"kind='probs' (category probabilities) is for ordinal families; family "
+                             f"'{family.name}' gives kind='mean' or 'pps'")
     rng = np.random.default_rng(seed)
     data = design.data if newdata is None else newdata
+    eta, variance, ds = _linear_predictor(fit, data, re, allow_new_levels, rng)
+    extra = _extra(design, data)
+    aux = _broadcast_aux(ds.aux, eta)
+    if kind == "linear":
+        values = eta
+    elif kind == "probs":
+        probs = family.category_probs(eta, design.link, aux, variance, quad_points)
+        return _summarise_probs(probs, ds, prob, re, design.response.levels)
+    elif kind == "mean":
+        values = family.response_mean(eta, design.link, aux, extra, variance, quad_points)
+    else:
+        if re == "marginal":  # pps: fresh group effects per row
+            eta = eta + rng.standard_normal(eta.shape) * np.sqrt(variance)
+        values = family.draw(rng, eta, design.link, aux, extra).astype(float)
+    return _summarise(values, ds, prob, kind, re)
+
+
+def _linear_predictor(fit, data: pd.DataFrame, re: str, allow_new_levels: bool, rng):
+    """η per draw and row (S, n) with the group effects as ``re`` asks, the marginal variance
+    of the group-level part (``re="marginal"``, else None), and the :class:`DrawSet`."""
+    design = fit.model.design
     new = design.evaluate(data)
-    trials = _trials(design, data) if design.family.needs_trials else None
     ds = DrawSet(fit)
     eta = ds.b @ new.X.T  # (S, n)
-    link = LINKS[design.link]
     if re == "conditional":
         for block, codes, Z, levels in zip(design.blocks, new.codes, new.Z, new.new_levels):
             if levels and not allow_new_levels:
@@ -124,21 +147,41 @@ def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: st
     if re == "marginal":
         variance = sum(_re_variance(ds.cov[b.key], Z) for b, Z in zip(design.blocks, new.Z)) \
             if design.blocks else np.zeros_like(eta)
-    if kind == "linear":
-        values = eta
-    elif re == "marginal" and kind == "mean":
-        mu = marginal_inverse_link(link, eta, variance, quad_points)
-        values = design.family.mean(mu, _broadcast_aux(ds.aux, eta), trials)
-    else:
-        if re == "marginal":  # pps: fresh group effects per row
-            eta = eta + rng.standard_normal(eta.shape) * np.sqrt(variance)
-        mu = link.inverse(eta)
-        aux = _broadcast_aux(ds.aux, eta)
-        if kind == "mean":
-            values = design.family.mean(mu, aux, trials)
+    return eta, variance, ds
+
+
+def survival_curve(fit, newdata: pd.DataFrame, times, re: str = "conditional", prob: float = 0.95,
+                   allow_new_levels: bool = True, seed: int | None = None) -> pd.DataFrame:
+    """S(t | x) = P(T > t) for each newdata row and time, with credible intervals.
+
+    ``re`` as in :func:`predict`: ``"conditional"`` (the row's own frailty), ``"none"`` (a typical
+    patient/cluster, frailty 0) or ``"marginal"`` (population-averaged: E_r[S(t | η + r)], which
+    is *not* S at the average frailty). Returns a long table: ``obs, time, mean, sd`` and the interval.
+
+    >>> # fit.survival(pd.DataFrame({"age": [40], "sex": ["2"], "id": ["new"]}), times=[10, 50, 100])
+    """
+    if re not in RE_MODES:
+        raise GLMMInputError(f"re must be one of {', '.join(RE_MODES)}, got {re!r}")
+    design = fit.model.design
+    family = design.family
+    times = np.atleast_1d(np.asarray(times, dtype=float))
+    if np.any(~np.isfinite(times)) or np.any(times < 0):
+        raise GLMMInputError(f"times must be finite and >= 0, got {times[(~np.isfinite(times)) | (times < 0)][0]:g}")
+    rng = np.random.default_rng(seed)
+    eta, variance, ds = _linear_predictor(fit, newdata, re, allow_new_levels, rng)
+    aux = _broadcast_aux(ds.aux, eta)
+    lo, hi = (1 - prob) / 2, (1 + prob) / 2
+    rows = []
+    for t in times:
+        if variance is None:
+            s = family.survival(np.full_like(eta, t), eta, design.link, aux)
         else:
-            values = design.family.simulate(rng, mu, aux, trials).astype(float)
-    return _summarise(values, ds, prob, kind, re)
+            s = gh_expectation(lambda e: family.survival(np.full_like(e, t), e, design.link, aux), eta, variance)
+        q = np.quantile(s, [lo, hi], axis=0)
+        for i in range(s.shape[1]):
+            rows.append({"obs": i, "time": t, "mean": s[:, i].mean(), "sd": s[:, i].std(ddof=1),
+                         f"q{100 * lo:g}": q[0, i], f"q{100 * hi:g}": q[1, i]})
+    return pd.DataFrame(rows).sort_values(["obs", "time"], ignore_index=True)
 
 
 def observation_level_blocks(design) -> list:
@@ -169,11 +212,11 @@ def integrated_loglik(fit, quad_points: int = 40) -> np.ndarray:
     nodes, weights = np.polynomial.hermite_e.hermegauss(quad_points)
     log_w = np.log(weights / np.sqrt(2 * np.pi))
     aux = _broadcast_aux(ds.aux, eta)
-    link, y, trials = LINKS[design.link], design.response.y, design.response.trials
+    family, y, extra = design.family, design.response.y, design.response.extra
     sd = np.sqrt(variance)
     total = np.full_like(eta, -np.inf)
     for t, lw in zip(nodes, log_w):  # running log-sum-exp: memory stays at a few (S, n) arrays
-        total = np.logaddexp(total, lw + design.family.logpdf(y, link.inverse(eta + sd * t), aux, trials))
+        total = np.logaddexp(total, lw + family.loglik(y, eta + sd * t, design.link, aux, extra))
     return total.reshape(ds.chains, ds.draws, -1)
 
 
@@ -182,20 +225,11 @@ def marginal_inverse_link(link, eta: np.ndarray, variance: np.ndarray, quad_poin
 
     ``quad_points=None`` picks 40, 100 or 200 nodes by the largest sd (see module docstring).
 
-    >>> from glmm_bayes.families import LINKS
+    >>> from glmm_bayes.families import LINKS, gh_expectation
     >>> float(marginal_inverse_link(LINKS["log"], np.array(0.0), np.array(1.0)).round(6))  # exp(1/2)
     1.648721
     """
-    sd = np.sqrt(np.maximum(variance, 0.0))
-    if quad_points is None:
-        largest = float(np.max(sd)) if sd.size else 0.0
-        quad_points = 40 if largest <= 2.5 else 100 if largest <= 5 else 200
-    nodes, weights = np.polynomial.hermite_e.hermegauss(quad_points)
-    weights = weights / np.sqrt(2 * np.pi)
-    out = np.zeros(np.broadcast(eta, sd).shape)
-    for t, w in zip(nodes, weights):
-        out += w * link.inverse(eta + sd * t)
-    return out
+    return gh_expectation(link.inverse, eta, variance, quad_points)
 
 
 def _re_variance(cov: np.ndarray, Z: np.ndarray) -> np.ndarray:
@@ -220,15 +254,36 @@ def _conditional_effects(ds: DrawSet, block, codes: np.ndarray, Z: np.ndarray, r
 
 
 def _broadcast_aux(aux: dict[str, np.ndarray], eta: np.ndarray) -> dict[str, np.ndarray]:
-    return {k: v.reshape(-1, *([1] * (eta.ndim - 1))) for k, v in aux.items()}
+    """(S,) → (S, 1, ...) against η; a vector parameter (S, K) → (S, 1, K) (ordinal cutpoints)."""
+    return {k: v.reshape(v.shape[0], *([1] * (eta.ndim - 1)), *v.shape[1:]) for k, v in aux.items()}
 
 
-def _trials(design, data: pd.DataFrame) -> np.ndarray:
-    m = _P_RE.match(design.parsed.response)
-    column = m.group(2)
-    if column not in data.columns:
-        raise GLMMInputError(f"newdata needs the number of trials in column '{column}' for binomial predictions")
-    return data[column].to_numpy(dtype=float)
+def _extra(design, data: pd.DataFrame) -> np.ndarray | None:
+    """What the family needs besides η for new rows: trials (binomial families), scores (ordinal)."""
+    if design.family.needs_trials:
+        m = _P_RE.match(design.parsed.response)
+        column = m.group(2)
+        if column not in data.columns:
+            raise GLMMInputError(f"newdata needs the number of trials in column '{column}' for "
+                                 f"{design.family.name} predictions")
+        return data[column].to_numpy(dtype=float)
+    if design.family.ordinal:
+        return design.response.scores
+    return None
+
+
+def _summarise_probs(probs: np.ndarray, ds: "DrawSet", prob: float, re: str, levels: list[str]) -> Prediction:
+    """Long table of category probabilities: one row per (obs, category)."""
+    lo, hi = (1 - prob) / 2, (1 + prob) / 2
+    n, k = probs.shape[1], probs.shape[2]
+    q = np.quantile(probs, [lo, hi], axis=0)
+    table = Prediction({"obs": np.repeat(np.arange(n), k), "category": np.tile(levels, n),
+                        "mean": probs.mean(axis=0).ravel(), "sd": probs.std(axis=0, ddof=1).ravel(),
+                        f"q{100 * lo:g}": q[0].ravel(), f"q{100 * hi:g}": q[1].ravel()})
+    table.draws = xr.DataArray(probs.reshape(ds.chains, ds.draws, n, k), dims=("chain", "draw", "obs", "category"),
+                               coords={"category": levels}, name="probs")
+    table.kind, table.re = "probs", re
+    return table
 
 
 def _summarise(values: np.ndarray, ds: DrawSet, prob: float, kind: str, re: str) -> Prediction:

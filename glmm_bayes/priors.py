@@ -139,6 +139,8 @@ class Prior:
         ok = self.support in supports
         if self.dist == "uniform" and "positive" in supports:
             ok = self.args[0] >= 0
+        if self.dist == "uniform" and "unit" in supports:
+            ok = ok or (self.args[0] >= 0 and self.args[1] <= 1)
         if not ok:
             examples = {"positive": "half_normal(1) or exponential(1)", "real": "normal(0, 1)",
                         "correlation": "lkj(2)", "unit": "beta(1, 1)"}
@@ -272,7 +274,7 @@ def resolve_priors(design, user: dict[str, str] | None = None) -> PriorSet:
     aux = {}
     for param in family.aux:
         aux[param.name] = pick(param.name, [param.name], param.default(design.response, link))
-        aux[param.name].require_support({"positive"}, param.name, f"the {family.name} parameter '{param.name}'")
+        aux[param.name].require_support({param.support}, param.name, f"the {family.name} parameter '{param.name}'")
     for key, prior in parsed.items():
         if prior.dist == "lkj" and not key.startswith("cor"):
             raise GLMMInputError(f"prior for '{key}' is {prior}; lkj() is only for correlations ('cor' keys)")

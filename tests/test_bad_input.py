@@ -39,6 +39,10 @@ def make_data(seed: int = 0, n: int = N_ROWS, groups: int = N_GROUPS) -> pd.Data
         "n": trials,
         "g": g,
         "h": np.where(np.arange(n) % 2 == 0, "a", "b").astype(object),
+        "prop": rng.uniform(0.05, 0.95, size=n),
+        "rating": np.arange(n) % 4 + 1,
+        "time": rng.exponential(10.0, size=n) + 0.1,
+        "status": (np.arange(n) % 3 != 0).astype(int),
     })
 
 
@@ -484,7 +488,11 @@ def test_spec_prior_not_a_string():
 # formula, data, response checks, group blocks, priors) gets reached by some cases.
 FUZZ_RESPONSES = {"gaussian": ["y", "log(Age)", "Age", "y"], "bernoulli": ["yb", "yb[1]", "h[a]", "h"],
                   "binomial": ["p(s, n)"], "poisson": ["count"], "negativebinomial": ["count"],
-                  "gamma": ["Age", "exp(y)"]}
+                  "gamma": ["Age", "exp(y)"], "student_t": ["y"], "lognormal": ["Age", "censored(time, status)"],
+                  "beta": ["prop"], "beta_binomial": ["p(s, n)"], "zero_inflated_poisson": ["count"],
+                  "zero_inflated_negativebinomial": ["count"], "hurdle_poisson": ["count"],
+                  "hurdle_negativebinomial": ["count"], "cumulative": ["rating"],
+                  "weibull": ["censored(time, status)", "time"], "exponential": ["censored(time, status)"]}
 FUZZ_BAD_RESPONSES = ["age", "nope", "g", "y[1]", "p(s, nope)", "censored(y, yb)", "p(n, s)", "count", "y"]
 FUZZ_FIXED = ["x", "Age", "C(g)", "x:h", "h", "I(x**2)", "np.log(Age)", "scale(x)", "x*h", "0", "C(Age)"]
 FUZZ_BAD_FIXED = ["age", "missing", "foo(x)", "log(x)", "x +", "eval(x)", "x )", "C(nope)"]

@@ -1,0 +1,238 @@
+"""Every registered family: the NumPy functions agree with PyMC, simulate what they claim, and normalise.
+
+These checks need no sampling. Each family's NumPy log-density (used for LOO with integrated
+effects, predictions and residuals) is compared with PyMC's own log-probability of the
+distribution the model is built from (an independent implementation), including censored
+rows through ``pm.Censored``; the NumPy simulator is compared with the family's mean and
+variance formulas and with PyMC's random generator; discrete densities sum to one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+from scipy import integrate
+
+import glmm_bayes as gb
+from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.families import FAMILIES, LINKS, Response
+
+# per family: (link, aux values, response generator (rng, n) -> y, extra)
+SCORES = np.array([1.0, 2.0, 3.0, 4.0])
+AUX = {
+    "gaussian": {"sigma": 1.3}, "bernoulli": {}, "binomial": {}, "poisson": {}, "negativebinomial": {"alpha": 2.5},
+    "gamma": {"shape": 3.0}, "student_t": {"sigma": 0.9, "nu": 4.5}, "lognormal": {"sigma": 0.6},
+    "weibull": {"shape": 1.7}, "exponential": {}, "beta": {"phi": 8.0}, "beta_binomial": {"phi": 4.0},
+    "zero_inflated_poisson": {"zi": 0.3}, "zero_inflated_negativebinomial": {"alpha": 2.0, "zi": 0.25},
+    "hurdle_poisson": {"hu": 0.35}, "hurdle_negativebinomial": {"alpha": 1.5, "hu": 0.4},
+    "cumulative": {"cutpoints": np.array([-1.0, 0.3, 1.8])},
+}
+TRIALS = np.array([1, 5, 12, 30, 7, 3])
+FAST = "FAST_COMPILE"  # one-off graphs: compiling them for speed would cost more than it saves
+
+
+def _eta(family: str) -> np.ndarray:
+    base = np.array([-0.8, -0.2, 0.0, 0.4, 0.9, 1.3])
+    return base if FAMILIES[family].default_link != "log" else base + 0.5
+
+
+def _extra(family: str):
+    fam = FAMILIES[family]
+    if fam.needs_trials:
+        return TRIALS
+    if fam.ordinal:
+        return SCORES
+    return None
+
+
+def _sample_y(family: str, rng) -> np.ndarray:
+    fam = FAMILIES[family]
+    return fam.draw(rng, _eta(family), fam.default_link, AUX[family], _extra(family)).astype(float)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_numpy_loglik_matches_pymc(family):
+    fam = FAMILIES[family]
+    rng = np.random.default_rng(1)
+    eta = _eta(family)
+    for _ in range(3):
+        y = _sample_y(family, rng)
+        mine = fam.loglik(y, eta, fam.default_link, AUX[family], _extra(family))
+        extra = _extra(family)
+        dist = fam.dist(eta, fam.default_link, {k: np.asarray(v) for k, v in AUX[family].items()},
+                        None if extra is None or fam.ordinal else extra)
+        observed = fam.observed(Response("y", y, scores=SCORES)) if fam.ordinal else y
+        theirs = pm.logp(dist, observed).eval(mode=FAST)
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-8, err_msg=family)
+
+
+@pytest.mark.parametrize("family", sorted(n for n, f in FAMILIES.items() if f.censorable))
+def test_censored_loglik_matches_pymc_censored(family):
+    """Right-censored rows contribute log S(t), left-censored log F(t), events log f(t)."""
+    fam = FAMILIES[family]
+    rng = np.random.default_rng(2)
+    eta = _eta(family)
+    y = _sample_y(family, rng)
+    status = np.array([1, 0, 0, 1, -1, 0])
+    mine = fam.loglik(y, eta, fam.default_link, AUX[family], status)
+    dist = fam.dist(eta, fam.default_link, {k: np.asarray(v) for k, v in AUX[family].items()}, None)
+    lower = np.where(status == -1, y, -np.inf)
+    upper = np.where(status == 0, y, np.inf)
+    theirs = pm.logp(pm.Censored.dist(dist, lower=lower, upper=upper), y).eval(mode=FAST)
+    np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-8)
+    # and the censored rows really differ from the density (the test can fail)
+    assert np.all(np.abs(mine[status != 1] - fam.logpdf(y, LINKS[fam.default_link].inverse(eta),
+                                                         AUX[family], None)[status != 1]) > 1e-6)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_simulation_matches_mean_and_variance(family):
+    fam = FAMILIES[family]
+    rng = np.random.default_rng(3)
+    eta = np.repeat(_eta(family)[None, :], 40_000, axis=0)
+    extra = _extra(family)
+    aux = {k: np.asarray(v) for k, v in AUX[family].items()}
+    y = fam.draw(rng, eta, fam.default_link, aux, extra)
+    mean = fam.response_mean(eta[0], fam.default_link, aux, extra)
+    var = fam.response_variance(eta[0], fam.default_link, aux, extra)
+    se = np.sqrt(var / len(y))
+    assert np.all(np.abs(y.mean(axis=0) - mean) < 5 * se + 1e-9), (y.mean(axis=0), mean)
+    np.testing.assert_allclose(y.var(axis=0), var, rtol=0.1)
+
+
+@pytest.mark.parametrize("family", sorted(set(FAMILIES) - {"cumulative"}))
+def test_numpy_simulator_agrees_with_pymc_random(family):
+    """Same distribution from two generators: compare means of 20,000 draws per row.
+
+    (PyMC draws truncated counts for the hurdle families by slow rejection: 1,500 draws there.)
+    """
+    fam = FAMILIES[family]
+    eta = _eta(family)
+    extra = _extra(family)
+    aux = {k: np.asarray(v) for k, v in AUX[family].items()}
+    n = 1_500 if family.startswith("hurdle") else 20_000
+    ours = fam.draw(np.random.default_rng(4), np.repeat(eta[None], 20_000, axis=0), fam.default_link, aux, extra)
+    dist = fam.dist(eta, fam.default_link, aux, extra)
+    theirs = pm.draw(dist, draws=n, random_seed=5, mode=FAST)
+    se = np.sqrt(fam.response_variance(eta, fam.default_link, aux, extra) * (1 / 20_000 + 1 / n))
+    assert np.all(np.abs(ours.mean(axis=0) - theirs.mean(axis=0)) < 5 * se), (ours.mean(0), theirs.mean(0))
+
+
+@pytest.mark.parametrize("family", sorted(n for n, f in FAMILIES.items() if f.discrete and not f.ordinal))
+def test_discrete_densities_sum_to_one(family):
+    fam = FAMILIES[family]
+    mu = LINKS[fam.default_link].inverse(_eta(family))
+    support = np.arange(0, 400)[:, None]
+    extra = _extra(family)
+    total = np.exp(fam.logpdf(support, mu[None, :], AUX[family], extra)).sum(axis=0)
+    np.testing.assert_allclose(total, 1.0, atol=1e-8)
+
+
+@pytest.mark.parametrize("family", sorted(n for n, f in FAMILIES.items() if not f.discrete))
+def test_continuous_densities_integrate_to_one(family):
+    fam = FAMILIES[family]
+    mu = float(LINKS[fam.default_link].inverse(np.array(0.3)))
+    lo, hi = (0, 1) if family == "beta" else (0, np.inf) if family in ("gamma", "lognormal", "weibull",
+                                                                       "exponential") else (-np.inf, np.inf)
+    value, _ = integrate.quad(lambda t: np.exp(fam.logpdf(np.array(t), mu, AUX[family], None)), lo, hi, limit=200)
+    assert value == pytest.approx(1.0, abs=1e-6)
+
+
+def test_ordinal_category_probabilities():
+    fam = FAMILIES["cumulative"]
+    aux = {"cutpoints": np.array([-1.0, 0.3, 1.8])}
+    probs = fam.category_probs(np.array([0.0, 2.0]), "logit", aux)
+    np.testing.assert_allclose(probs.sum(axis=-1), 1.0)
+    expit = 1 / (1 + np.exp(-(np.array([-1.0, 0.3, 1.8]))))
+    np.testing.assert_allclose(probs[0], np.diff(np.r_[0, expit, 1]))
+    assert probs[1, -1] > probs[0, -1]  # a larger eta shifts mass to the top category
+    # population-averaged probabilities equal a Monte Carlo average over the random effect
+    rng = np.random.default_rng(0)
+    r = rng.normal(0, 1.5, size=400_000)
+    mc = fam.category_probs(0.4 + r, "probit", aux).mean(axis=0)
+    gh = fam.category_probs(np.array([0.4]), "probit", aux, variance=np.array([1.5 ** 2]))[0]
+    np.testing.assert_allclose(gh, mc, atol=3e-3)
+    # probit closed form: P(y <= k) = Phi((c_k - eta) / sqrt(1 + v))
+    from scipy.stats import norm
+
+    np.testing.assert_allclose(np.cumsum(gh)[:-1], norm.cdf((aux["cutpoints"] - 0.4) / np.sqrt(1 + 1.5 ** 2)),
+                               atol=1e-6)
+
+
+def test_weibull_survival_and_population_average():
+    fam = FAMILIES["weibull"]
+    aux = {"shape": np.array(1.5)}
+    t = np.array([5.0, 20.0])
+    s = fam.survival(t, np.log(np.array([10.0, 10.0])), "log", aux)
+    np.testing.assert_allclose(s, np.exp(-(t / 10.0) ** 1.5))
+    from glmm_bayes.families import gh_expectation
+
+    rng = np.random.default_rng(1)
+    r = rng.normal(0, 0.8, size=400_000)
+    mc = fam.survival(np.full_like(r, 20.0), np.log(10.0) + r, "log", aux).mean()
+    gh = gh_expectation(lambda e: fam.survival(np.full_like(e, 20.0), e, "log", aux), np.array(np.log(10.0)),
+                        np.array(0.64))
+    assert float(gh) == pytest.approx(mc, abs=3e-3)
+
+
+# ---------------------------------------------------------------- bad input for the new families
+def _frame(**cols) -> pd.DataFrame:
+    n = len(next(iter(cols.values())))
+    base = {"x": np.linspace(-1, 1, n), "g": [f"g{i % 3}" for i in range(n)]}
+    return pd.DataFrame({**base, **cols})
+
+
+@pytest.mark.parametrize("ratings, fragment", [
+    ([1, 2, 4, 5, 1, 2, 4, 5], "no observations of 3"),
+    ([1.5, 2, 3, 1, 2, 3, 1, 2], "whole-number"),
+    (["low", "high", "mid", "low", "mid", "high", "low", "mid"], "ordered pandas Categorical"),
+])
+def test_ordinal_response_errors(ratings, fragment):
+    with pytest.raises(GLMMInputError, match=fragment):
+        gb.GLMM("r ~ x + (1 | g)", _frame(r=ratings), family="cumulative")
+
+
+def test_ordinal_unused_category_is_an_error():
+    r = pd.Categorical(["low", "mid", "low", "mid", "low", "mid"], categories=["low", "mid", "high"], ordered=True)
+    with pytest.raises(GLMMInputError, match="no observations: high"):
+        gb.GLMM("r ~ x + (1 | g)", _frame(r=r), family="cumulative")
+
+
+def test_ordinal_ordered_categorical_and_no_intercept():
+    r = pd.Categorical(["low", "mid", "high", "low", "high", "mid"], categories=["low", "mid", "high"], ordered=True)
+    m = gb.GLMM("r ~ x + (1 | g)", _frame(r=r), family="cumulative")
+    assert m.design.X_columns == ["x"] and m.design.response.levels == ["low", "mid", "high"]
+    labels = [p for p in m.priors["param"]]
+    assert "cutpoints" in labels and "b_Intercept" not in labels
+    with pytest.raises(GLMMInputError, match="no intercept"):
+        gb.GLMM("r ~ 0 + x + (1 | g)", _frame(r=r), family="cumulative")
+
+
+@pytest.mark.parametrize("status, time, fragment", [
+    ([1, 2, 1, 2, 1, 2], [1, 2, 3, 4, 5, 6], "must be 1 \\(event observed\\) or 0"),
+    ([1, 0, 1, 0, 1, 0], [1, 0, 3, 4, 5, 6], "strictly positive time"),
+    ([1, 0, 1, 0, 1, 0], [1, -2, 3, 4, 5, 6], "survival time must be > 0"),
+])
+def test_censoring_errors(status, time, fragment):
+    with pytest.raises(GLMMInputError, match=fragment):
+        gb.GLMM("censored(t, s) ~ x + (1 | g)", _frame(t=time, s=status), family="weibull")
+
+
+def test_censoring_needs_a_survival_family():
+    with pytest.raises(GLMMInputError, match="weibull"):
+        gb.GLMM("censored(t, s) ~ x", _frame(t=[1.0, 2, 3, 4], s=[1, 0, 1, 1]), family="poisson")
+
+
+def test_beta_outcome_must_be_inside_the_unit_interval():
+    with pytest.raises(GLMMInputError, match="strictly between 0 and 1"):
+        gb.GLMM("y ~ x", _frame(y=[0.2, 0.5, 1.0, 0.3]), family="beta")
+
+
+def test_zero_inflation_prior_needs_unit_support():
+    df = _frame(y=[0, 1, 0, 3, 2, 0])
+    with pytest.raises(GLMMInputError, match="zi"):
+        gb.GLMM("y ~ x", df, family="zero_inflated_poisson", priors={"zi": "normal(0, 1)"})
+    m = gb.GLMM("y ~ x", df, family="zero_inflated_poisson", priors={"zi": "uniform(0, 1)"})
+    assert str(m.prior_set.aux["zi"]) == "uniform(0, 1)"
