@@ -210,6 +210,8 @@ class GLMM:
 
         prior = self.prior_predictive(draws, seed)["prior_predictive"]["y"].values.reshape(draws, -1)
         y = self.design.response.y
+        if self.design.family.ordinal:  # PyMC simulates category codes 0..K-1; show the scores
+            prior = self.design.response.scores[prior.astype(int)]
         fig, ax = plt.subplots(figsize=(6, 4))
         lo, hi = np.percentile(prior, [1, 99])
         bins = np.linspace(min(lo, y.min()), max(hi, y.max()), 40)
