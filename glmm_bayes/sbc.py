@@ -88,12 +88,9 @@ def _labelled(draws_posterior, refs) -> dict[str, np.ndarray]:
 def _replicate(payload: dict) -> dict:
     from glmm_bayes.parallel import cached_model
 
-    gen = cached_model(payload["spec"], payload["data"])
     fit_model = cached_model(payload["fit_spec"], payload["data"])
     rng_seed = payload["seed"]
-    prior = gen.prior_predictive(draws=1, seed=rng_seed)
-    truth = _labelled(prior["prior"].to_dataset(), parameter_refs(gen.design, gen.prior_set))
-    y = prior["prior_predictive"]["y"].values.reshape(-1)
+    truth, y = payload["truth"], payload["y"]
     from glmm_bayes.builder import data_arrays
     import nutpie
 
@@ -137,9 +134,14 @@ def sbc(model, n_sims: int = 100, draws: int = 200, tune: int = 200, thin: int =
     fit_spec_obj.priors = {**fit_spec_obj.priors, **(fit_priors or {})}
     fit_spec = fit_spec_obj.to_toml()
     register_model(spec, data, model)
-    payloads = [{"spec": spec, "fit_spec": fit_spec, "data": data, "seed": seed * 100003 + i, "draws": draws,
-                 "tune": tune, "thin": thin} for i in range(n_sims)]
     start = time.perf_counter()
+    # all prior draws and simulated data sets at once: one compiled forward sampler, not one per replicate
+    prior = model.prior_predictive(draws=n_sims, seed=seed)
+    truth = _labelled(prior["prior"].to_dataset(), parameter_refs(model.design, model.prior_set))
+    ys = prior["prior_predictive"]["y"].values.reshape(n_sims, -1)
+    payloads = [{"fit_spec": fit_spec, "data": data, "seed": seed * 100003 + i, "draws": draws,
+                 "tune": tune, "thin": thin, "truth": {k: float(v[i]) for k, v in truth.items()}, "y": ys[i]}
+                for i in range(n_sims)]
     results = map_jobs(_replicate, payloads, executor=executor, n_workers=n_workers)
     ranks = pd.DataFrame([r["ranks"] for r in results])
     return SBCResult(ranks, len(range(0, draws, thin)), time.perf_counter() - start)
