@@ -32,7 +32,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports bad arguments as a user error (exit 2) in our own words."""
 
     def error(self, message):
-        raise GLMMInputError(f"{message}. Run 'glmm-bayes {self.prog.split()[-1]} --help' for usage.")
+        command = " ".join(["glmm-bayes", *self.prog.split()[1:]])  # "glmm-bayes" or "glmm-bayes fit"
+        raise GLMMInputError(f"{message}. Run '{command} --help' for usage.")
 
 
 def _add_sampler_flags(p: argparse.ArgumentParser) -> None:
@@ -45,22 +46,22 @@ def _add_sampler_flags(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="glmm-bayes", description="Bayesian GLMMs on PyMC from declarative TOML specs.")
+    parser = _Parser(prog="glmm-bayes", allow_abbrev=False, description="Bayesian GLMMs on PyMC from declarative TOML specs.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("fit", help="fit one model spec; write posterior.nc and summary.csv")
+    p = sub.add_parser("fit", allow_abbrev=False, help="fit one model spec; write posterior.nc and summary.csv")
     p.add_argument("spec", help="model spec file (TOML)")
     p.add_argument("--out", default=None, help="output folder (default: out/<spec name>)")
     _add_sampler_flags(p)
-    p = sub.add_parser("compare", help="fit several specs and compare them by PSIS-LOO")
+    p = sub.add_parser("compare", allow_abbrev=False, help="fit several specs and compare them by PSIS-LOO")
     p.add_argument("specs", nargs="+", help="model spec files (TOML)")
     p.add_argument("--out", default="out/compare", help="output folder for compare.csv")
     p.add_argument("--report", default=None, help="also write an HTML report to this file")
     _add_sampler_flags(p)
-    p = sub.add_parser("report", help="fit one or more specs and write a self-contained HTML report")
+    p = sub.add_parser("report", allow_abbrev=False, help="fit one or more specs and write a self-contained HTML report")
     p.add_argument("specs", nargs="+", help="model spec files (TOML)")
     p.add_argument("--out", default="report.html", help="HTML file to write")
     _add_sampler_flags(p)
-    p = sub.add_parser("demo", help="fit the built-in hospital remission model and compare with the truth")
+    p = sub.add_parser("demo", allow_abbrev=False, help="fit the built-in hospital remission model and compare with the truth")
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=1000)
     p.add_argument("--chains", type=int, default=4)
@@ -177,7 +178,10 @@ COMMANDS = {"fit": cmd_fit, "compare": cmd_compare, "report": cmd_report, "demo"
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``glmm-bayes`` console script; returns the exit code."""
     try:
-        args = make_parser().parse_args(argv)
+        args, unknown = make_parser().parse_known_args(argv)
+        if unknown:
+            raise GLMMInputError(f"unrecognized arguments: {' '.join(unknown)}. "
+                                 f"Run 'glmm-bayes {args.command} --help' for usage.")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             return COMMANDS[args.command](args)

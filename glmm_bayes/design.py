@@ -117,12 +117,12 @@ def _group_terms(lhs: str, group_expr: str, correlated: bool, formula: str) -> l
     nest = [g.strip() for g in group_expr.split("/")]
     terms, prefix = [], []
     for level in nest:
-        factors = tuple(f.strip() for f in level.split(":"))
+        factors = tuple(dict.fromkeys(f.strip() for f in level.split(":")))  # (1 | g:g) is (1 | g)
         if not all(_NAME.match(f) for f in factors):
             raise GLMMInputError(
                 f"grouping factor '{group_expr}' in '{formula}' must be column names joined by ':' "
                 f"(interaction) or '/' (nesting), e.g. (1 | school/class)")
-        prefix = prefix + list(factors)
+        prefix = list(dict.fromkeys(prefix + list(factors)))
         terms.append(GroupTerm(lhs, ":".join(prefix), tuple(prefix), correlated))
     return terms
 
@@ -170,6 +170,11 @@ def _var_names(expr: str, what: str) -> set[str]:
         names = fm.model_description(expr).var_names
     except Exception as exc:  # formulae's own parse errors
         raise GLMMInputError(f"cannot parse the {what} '{expr}': {exc}") from None
+    numbers = [n for n in names if not isinstance(n, str)]  # formulae lists literal numbers (y ~ x + 2)
+    if numbers:
+        raise GLMMInputError(
+            f"the {what} '{expr}' contains the number {numbers[0]}, which is not a term. Use 1 or 0 to keep or "
+            f"drop the intercept, I(...) for arithmetic such as I(x + {numbers[0]}), or a column name.")
     return {n for n in names if n}
 
 
@@ -376,6 +381,7 @@ class NewDesign:
 
 
 def _missing_column_error(column: str, data: pd.DataFrame, where: str) -> GLMMInputError:
+    column = str(column)
     close = difflib.get_close_matches(column, [str(c) for c in data.columns], n=3)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return GLMMInputError(f"column '{column}' used in the {where} is not in the data.{hint} "
@@ -472,7 +478,11 @@ def _fixed_matrix(fixed: str, df: pd.DataFrame):
     if common is None:
         return None, np.zeros((len(df), 0)), []
     X = np.asarray(common.design_matrix, dtype=float)
-    columns = [str(c) for c in common.as_dataframe().columns]
+    try:
+        columns = [str(c) for c in common.as_dataframe().columns]
+    except Exception as exc:  # formulae cannot label some terms, e.g. nesting 'a/x' among fixed effects
+        hint = " Nesting with '/' is for grouping factors; among fixed effects write 'a + a:x'." if "/" in fixed else ""
+        raise GLMMInputError(f"cannot build the terms '{fixed}': {exc}.{hint}") from None
     bad = ~np.isfinite(X)
     if bad.any():
         j = int(np.flatnonzero(bad.any(axis=0))[0])
@@ -609,10 +619,28 @@ def _align_new_data(newdata: pd.DataFrame, needed: dict[str, str], train: pd.Dat
         raise GLMMInputError(f"newdata has missing values in {int(na.sum())} row(s) of the columns "
                              f"the model uses: {', '.join(df.columns[df.isna().any()])}")
     for col in df.columns:
-        if col in train.columns and isinstance(train[col].dtype, pd.CategoricalDtype):
+        if col not in train.columns:
+            continue
+        if isinstance(train[col].dtype, pd.CategoricalDtype):
             cats = train[col].cat.categories
-            values = df[col].astype(cats.dtype) if cats.dtype != object else df[col].astype(str)
+            try:
+                values = df[col].astype(cats.dtype) if cats.dtype != object else df[col].astype(str)
+            except (TypeError, ValueError):
+                values = df[col].astype(str)
+            unseen = sorted(set(map(str, values[~values.isin(cats)])))
+            if unseen and not needed[col].startswith("grouping factor"):  # new groups are allowed, new categories not
+                raise GLMMInputError(
+                    f"newdata column '{col}' has level(s) not seen in fitting: {', '.join(repr(u) for u in unseen[:10])}. The model "
+                    f"has no coefficient for them; use one of the fitted levels: "
+                    f"{', '.join(map(str, cats[:20]))}.")
             df[col] = pd.Categorical(values, categories=cats)
+        elif pd.api.types.is_numeric_dtype(train[col]) and not pd.api.types.is_numeric_dtype(df[col]):
+            converted = pd.to_numeric(df[col], errors="coerce")
+            bad = df[col][converted.isna()]
+            if len(bad):
+                raise GLMMInputError(f"newdata column '{col}' must be numeric as in the fitting data, but it holds "
+                                     f"{bad.iloc[0]!r} ({len(bad)} such row(s))")
+            df[col] = converted
     return df
 
 

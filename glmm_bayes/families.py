@@ -514,7 +514,7 @@ _FAMILY_ALIASES = {"normal": "gaussian", "logistic": "bernoulli", "binary": "ber
 
 
 def _sigma_prior(response: Response, link: str) -> Prior:
-    return Prior("exponential", (float(f"{1.0 / _sd_y(response, link):.3g}"),))
+    return Prior("exponential", (1.0 / _sd_y(response, link),))
 
 
 _VAGUE_SHAPE = "default gamma(0.01, 0.01) as brms"
@@ -610,7 +610,7 @@ register(Family(
 
 register(Family(
     name="lognormal", links=("identity",),
-    aux=(AuxParam("sigma", lambda r, link: Prior("exponential", (float(f"{1.0 / _sd_log_y(r, link):.3g}"),)),
+    aux=(AuxParam("sigma", lambda r, link: Prior("exponential", (1.0 / _sd_log_y(r, link),)),
                   "sd of log y; default exponential(1 / sd(log y))"),),
     check=_check_positive,
     dist=lambda eta, link, aux, n: _pm().LogNormal.dist(mu=eta, sigma=aux["sigma"]),

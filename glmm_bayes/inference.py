@@ -6,6 +6,15 @@ default: fastest in ``benchmarks/backends.py``), ``"numpyro"`` (JAX) and
 ``sample_stats``, ``log_likelihood`` (pointwise, per row) and ``observed_data``.
 The same seed gives the same draws for a given backend.
 
+Ctrl-C (``KeyboardInterrupt``) during sampling keeps the draws made so far where the
+backend allows it: nutpie (sampled in the background, then aborted) and PyMC (which
+returns its partial trace itself). Chains are trimmed to a common length, choosing the
+number of chains that keeps the most draws; the result is marked
+``idata.attrs["interrupted"] = 1`` (``"interrupted_draws"``: draws per chain kept), a
+:class:`SamplingInterrupted` warning says so and :func:`diagnose` reports it. An
+interrupt during warm-up, or with the NumPyro backend (one compiled JAX loop), keeps
+nothing: the ``KeyboardInterrupt`` propagates.
+
 Example
 -------
 >>> # idata = sample(model, draws=1000, tune=1000, chains=4, seed=1, backend="nutpie")
@@ -33,6 +42,14 @@ BFMI_MIN = 0.3
 
 class ConvergenceWarning(UserWarning):
     """The sampler's output does not pass a convergence check."""
+
+
+class SamplingInterrupted(UserWarning):
+    """Sampling was stopped with Ctrl-C; the fit holds the draws made so far."""
+
+
+INTERRUPTED_MESSAGE = ("sampling interrupted after {draws} draws per chain ({chains} chain(s) kept); the fit "
+                       "holds the draws so far, diagnostics are unreliable")
 
 
 def check_settings(draws: int, tune: int, chains: int, seed, backend: str, target_accept: float) -> None:
@@ -75,10 +92,18 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed:
         else:
             kwargs["cores"] = min(chains, os.cpu_count() or 1)
         with model:
-            idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                              nuts_sampler=backend, target_accept=target_accept, progressbar=progressbar,
-                              compute_convergence_checks=False, idata_kwargs={"log_likelihood": False},
-                              **kwargs)
+            try:
+                idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
+                                  nuts_sampler=backend, target_accept=target_accept, progressbar=progressbar,
+                                  compute_convergence_checks=False, idata_kwargs={"log_likelihood": False},
+                                  **kwargs)
+            except ValueError as exc:  # PyMC after Ctrl-C during warm-up: nothing to keep
+                if "Not enough samples to build a trace" in str(exc):
+                    raise KeyboardInterrupt("sampling interrupted during warm-up: no draws to keep") from None
+                raise
+        sizes = idata["posterior"].sizes
+        if backend == "pymc" and (sizes["draw"] < draws or sizes["chain"] < chains):  # PyMC swallowed a Ctrl-C
+            idata = keep_partial(idata)
     return add_log_likelihood(model, idata)
 
 
@@ -93,9 +118,58 @@ def _sample_nutpie(model, draws, tune, chains, seed, target_accept, progressbar,
     import nutpie
 
     compiled = compiled if compiled is not None else compile_nutpie(model)
-    return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-                         target_accept=target_accept, progress_bar=progressbar, save_warmup=False,
-                         cores=min(chains, os.cpu_count() or 1), adaptation=adaptation)
+    sampler = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
+                            target_accept=target_accept, progress_bar=progressbar, save_warmup=False,
+                            cores=min(chains, os.cpu_count() or 1), adaptation=adaptation, blocking=False)
+    try:
+        return sampler.wait()
+    except KeyboardInterrupt:
+        partial = sampler.abort()  # stops the chains, returns what they drew (NaN-padded to one length)
+        return keep_partial(partial)
+    except BaseException:
+        sampler.cancel()
+        raise
+
+
+def _chain_lengths(idata) -> np.ndarray:
+    """Draws per chain that are complete (nutpie pads chains that stopped early with NaN)."""
+    posterior = idata["posterior"].to_dataset()
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    done = np.ones((n_chain, n_draw), dtype=bool)
+    for da in posterior.data_vars.values():
+        if np.issubdtype(da.dtype, np.floating):
+            values = da.transpose("chain", "draw", ...).values.reshape(n_chain, n_draw, -1)
+            done &= ~np.isnan(values).any(axis=2)
+    return np.argmin(np.c_[done, np.zeros(n_chain, bool)], axis=1)  # length of each chain's complete prefix
+
+
+def keep_partial(idata):
+    """Keep the draws of an interrupted run: trim chains to one length, mark and announce it.
+
+    Chooses how many chains to keep so that (chains kept) × (shortest kept chain) is
+    largest, as PyMC does. Raises ``KeyboardInterrupt`` when there is no draw to keep.
+    """
+    lengths = _chain_lengths(idata)
+    order = np.argsort(-lengths, kind="stable")  # longest first
+    totals = lengths[order] * np.arange(1, len(order) + 1)
+    k = int(np.argmax(totals[::-1])) if totals.size else 0
+    k = len(order) - k  # the largest number of chains reaching the best total
+    n = int(lengths[order][k - 1]) if k else 0
+    if n == 0:
+        raise KeyboardInterrupt("sampling interrupted during warm-up: no draws to keep")
+    keep = np.sort(order[:k])
+    for name, node in list(idata.children.items()):
+        ds = node.to_dataset()
+        if "chain" not in ds.dims:
+            continue
+        ds = ds.isel(chain=keep)
+        if "draw" in ds.dims and name in ("posterior", "sample_stats"):
+            ds = ds.isel(draw=slice(0, n))
+        idata[name] = xr.DataTree(ds.assign_coords(chain=np.arange(k)))
+    idata.attrs["interrupted"] = 1
+    idata.attrs["interrupted_draws"] = n
+    warnings.warn(INTERRUPTED_MESSAGE.format(draws=n, chains=k), SamplingInterrupted, stacklevel=3)
+    return idata
 
 
 def add_log_likelihood(model, idata, observed: bool = True):
@@ -105,8 +179,13 @@ def add_log_likelihood(model, idata, observed: bool = True):
     free = {v.name for v in model.free_RVs} | {v.name for v in model.deterministics}
     posterior = idata["posterior"].to_dataset()
     posterior = posterior[[v for v in posterior.data_vars if v in free]]
-    loglik = pm.compute_log_likelihood(posterior_as_tree(posterior), model=model, progressbar=False,
-                                       extend_inferencedata=False)
+    saved = dict(model.rvs_to_initial_values)  # PyMC cannot copy a model with initial values (ordinal
+    model.rvs_to_initial_values.update(dict.fromkeys(saved))  # cutpoints have one); they are not needed here
+    try:
+        loglik = pm.compute_log_likelihood(posterior_as_tree(posterior), model=model, progressbar=False,
+                                           extend_inferencedata=False)
+    finally:
+        model.rvs_to_initial_values.update(saved)
     ll = loglik if isinstance(loglik, xr.Dataset) else loglik["log_likelihood"].to_dataset()
     idata["log_likelihood"] = xr.DataTree(ll)
     if observed and "observed_data" not in idata.children:
@@ -184,6 +263,10 @@ def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True)
     d = Diagnostics(*_extreme(rhat, max), *_extreme(ess_bulk, min), *_extreme(ess_tail, min),
                     divergences, n_total, bfmi, seconds)
     d.messages = _messages(d, posterior.sizes["chain"])
+    if int(idata.attrs.get("interrupted", 0)):
+        d.messages.insert(0, f"Sampling was interrupted (Ctrl-C) after {posterior.sizes['draw']} draws per chain: "
+                             f"the fit holds a partial run and these diagnostics are unreliable. Fit again to "
+                             f"the end before trusting it.")
     if warn:
         for message in d.messages:
             warnings.warn(message, ConvergenceWarning, stacklevel=3)

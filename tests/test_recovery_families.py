@@ -64,7 +64,7 @@ def simulate(name: str, seed: int):
     lhs = "y"
     if family == "student_t":
         df["y"] = eta + aux["sigma"] * stats.t.rvs(aux["nu"], size=n, random_state=rng)
-    elif family == "lognormal":
+    elif family == "lognormal" and not censor:
         df["y"] = np.exp(rng.normal(eta, aux["sigma"]))
     elif family == "beta":
         df["y"] = rng.beta(mu * aux["phi"], (1 - mu) * aux["phi"])
