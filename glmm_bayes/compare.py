@@ -186,6 +186,185 @@ def reloo(fit, k_threshold: float = PARETO_K_MAX, draws: int | None = None, seed
     return result
 
 
+# ---------------------------------------------------------------- moment matching (no refits)
+@dataclass
+class UnconstrainedPosterior:
+    """A fit's posterior on the unconstrained (sampling) space, with compiled log densities there.
+
+    ``upars`` holds the draws (chain, draw, ``unconstrained_parameter``), columns in the order of
+    ``model.value_vars`` (each flattened in C order). ``log_prob(q)`` is the joint log density
+    (prior + likelihood + log-Jacobian: what ``model.compile_logp()`` computes) and ``log_lik(q)`` the
+    pointwise log-likelihood, both for a matrix ``q`` of unconstrained draws (draws, parameters),
+    vectorised over draws; ``point(q_row)`` is the PyMC point (dict by value-variable name) of one row.
+    """
+
+    upars: "object"
+    value_vars: list[str]
+    shapes: list[tuple[int, ...]]
+    log_prob: "object"
+    log_lik: "object"
+
+    def point(self, row: np.ndarray) -> dict[str, np.ndarray]:
+        out, start = {}, 0
+        for name, shape in zip(self.value_vars, self.shapes):
+            size = int(np.prod(shape, dtype=int))
+            out[name] = np.asarray(row[start:start + size], dtype=float).reshape(shape)
+            start += size
+        return out
+
+    def log_prob_upars(self, upars):
+        """``log_prob_upars_fn`` of :func:`arviz_stats.loo_moment_match`: DataArray (chain, draw)."""
+        return self._per_draw(upars, lambda q: self.log_prob(q))
+
+    def log_lik_i_upars(self, upars, i):
+        """``log_lik_i_upars_fn`` of :func:`arviz_stats.loo_moment_match`: DataArray (chain, draw)."""
+        return self._per_draw(upars, lambda q: self.log_lik(q)[:, int(i)])
+
+    @staticmethod
+    def _per_draw(upars, fn):
+        import xarray as xr
+
+        upars = upars.transpose("chain", "draw", ...)
+        chains, draws = upars.sizes["chain"], upars.sizes["draw"]
+        flat = np.ascontiguousarray(upars.values.reshape(chains * draws, -1), dtype=float)
+        return xr.DataArray(np.asarray(fn(flat)).reshape(chains, draws), dims=("chain", "draw"),
+                            coords={"chain": upars["chain"], "draw": upars["draw"]})
+
+
+def unconstrained_posterior(fit) -> UnconstrainedPosterior:
+    """Map ``fit``'s draws to the unconstrained space and compile the densities moment matching needs.
+
+    Each free variable's draws go through its PyMC transform's ``forward`` (log for scales,
+    the packed-Cholesky transform for ``chol_<key>``, identity for untransformed ones); the log
+    densities are ``model.logp()`` (with Jacobian) and the elementwise ``model.logp(vars=observed,
+    sum=False)`` on the value variables, vectorised over draws with ``vectorize_graph``.
+    """
+    import pytensor
+    import pytensor.tensor as pt
+    import xarray as xr
+    from pytensor.graph import vectorize_graph
+    from pytensor.graph.replace import graph_replace
+
+    model = fit.model.pymc_model
+    posterior = fit.posterior.transpose("chain", "draw", ...)
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    initial = model.initial_point()
+    value_vars = list(model.value_vars)
+    if model.discrete_value_vars or model.potentials:
+        raise GLMMInputError("moment matching needs a model with continuous parameters and no potentials; "
+                             "use loo(reloo=True) instead")
+    shapes = [tuple(initial[v.name].shape) for v in value_vars]
+    sizes = [int(np.prod(s, dtype=int)) for s in shapes]
+    n_draws = chains * draws
+
+    # constrained draws -> unconstrained, one vectorised graph over all variables
+    rvs = [model.values_to_rvs[v] for v in value_vars]
+    missing = [rv.name for rv in rvs if rv.name not in posterior]
+    if missing:
+        raise GLMMInputError(f"the posterior lacks {', '.join(missing)}; cannot map it to the unconstrained space")
+    constrained = {rv: rv.type(name=f"{rv.name}_value") for rv in rvs}
+    forward = []
+    for rv in rvs:
+        transform = model.rvs_to_transforms.get(rv)
+        forward.append(constrained[rv] if transform is None
+                       else transform.forward(constrained[rv], *rv.owner.inputs))
+    # transform parameters that depend on other free variables use their drawn values
+    forward = graph_replace(forward, constrained, strict=False)
+    blocks = [pt.matrix(f"{rv.name}_draws", dtype="float64") for rv in rvs]
+    batched = vectorize_graph(forward, {constrained[rv]: b.reshape((b.shape[0], *posterior[rv.name].shape[2:]))
+                                        for rv, b in zip(rvs, blocks)})
+    to_unc = pytensor.function(blocks, pt.concatenate([o.reshape((o.shape[0], -1)) for o in batched], axis=1),
+                               on_unused_input="ignore")
+    upars = to_unc(*[np.ascontiguousarray(posterior[rv.name].values.reshape(n_draws, -1), dtype=float)
+                     for rv in rvs])
+    if upars.shape[1] != sum(sizes):
+        raise GLMMInputError("the unconstrained draws do not match the model's value variables")
+    labels = [v.name if size == 1 and not shape else f"{v.name}[{','.join(map(str, idx))}]"
+              for v, shape, size in zip(value_vars, shapes, sizes) for idx in np.ndindex(*shape)]
+
+    # log densities of a matrix q (draws, parameters) of unconstrained values
+    q = pt.matrix("upars", dtype="float64")
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    replace = {v: q[:, starts[j]:starts[j + 1]].reshape((q.shape[0], *shapes[j])) for j, v in enumerate(value_vars)}
+    logp, loglik = vectorize_graph([model.logp(jacobian=True, sum=True),
+                                    model.logp(vars=model.observed_RVs, sum=False)[0]], replace)
+    log_prob = pytensor.function([q], logp, on_unused_input="ignore")
+    log_lik = pytensor.function([q], loglik.reshape((q.shape[0], -1)), on_unused_input="ignore")
+    da = xr.DataArray(upars.reshape(chains, draws, -1), dims=("chain", "draw", "unconstrained_parameter"),
+                      coords={"chain": posterior["chain"], "draw": posterior["draw"],
+                              "unconstrained_parameter": labels})
+    return UnconstrainedPosterior(da, [v.name for v in value_vars], shapes, log_prob, log_lik)
+
+
+def loo_moment_match(fit, k_threshold: float = PARETO_K_MAX, max_iters: int = 30, split: bool = True,
+                     cov: bool = True, pointwise: bool = True):
+    """PSIS-LOO with moment matching (Paananen et al. 2021) for observations with Pareto k > ``k_threshold``.
+
+    Instead of refitting (:func:`reloo`), the posterior draws of each such observation are moved on
+    the unconstrained space — shifted, scaled and rotated — to match the moments of its leave-one-out
+    posterior, and re-weighted with the exact densities, via :func:`arviz_stats.loo_moment_match`.
+    The log posterior and the observation's log-likelihood at the moved draws come from the fit's
+    own PyMC model (:func:`unconstrained_posterior`), so nothing is resampled.
+
+    Returns the ArviZ ELPD object with ``n_moment_matched`` (observations that had k > threshold
+    and were moment-matched), ``n_high_k`` (observations still above it afterwards: use
+    ``reloo`` for those), ``moment_match_seconds`` and ``influence_pareto_k`` (the k before
+    matching) added.
+
+    Models with an observation-level random effect are refused: their LOO uses the integrated
+    log-likelihood, which is not the likelihood term of the sampled joint density.
+
+    Example
+    -------
+    >>> # loo = fit.loo(moment_match=True)       # or loo_moment_match(fit)
+    >>> # loo.n_moment_matched, loo.n_high_k     # e.g. (1, 0)
+    >>> # loo.influence_pareto_k[5], loo.pareto_k[5]   # k of row 5 before / after, e.g. 0.98 -> 0.35
+    """
+    import time
+
+    import arviz as az
+    from arviz_stats import loo_moment_match as az_moment_match
+
+    from glmm_bayes.predict import observation_level_blocks
+
+    olre = observation_level_blocks(fit.model.design)
+    if olre:
+        raise GLMMInputError(
+            f"moment matching is not available for models with an observation-level random effect "
+            f"({', '.join(b.label for b in olre)}): their LOO uses the log-likelihood with that effect integrated "
+            f"out, which the sampled posterior's density does not contain. Use fit.loo() (integrated PSIS-LOO) "
+            f"or fit.loo(reloo=True) instead.")
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loo = az.loo(fit.idata, pointwise=True)
+    k_before = np.asarray(loo.pareto_k).ravel()
+    n_bad = int(np.sum(k_before > k_threshold))
+    if n_bad == 0:
+        result = loo
+        result.influence_pareto_k = loo.pareto_k.copy()
+    else:
+        unc = unconstrained_posterior(fit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = az_moment_match(fit.idata, loo, log_prob_upars_fn=unc.log_prob_upars,
+                                     log_lik_i_upars_fn=unc.log_lik_i_upars, upars=unc.upars, var_name="y",
+                                     max_iters=max_iters, k_threshold=k_threshold, split=split, cov=cov,
+                                     pointwise=True)
+    result.n_moment_matched = n_bad
+    result.n_high_k = int(np.sum(np.asarray(result.pareto_k) > k_threshold))
+    result.moment_match_seconds = time.perf_counter() - start
+    if result.n_high_k:
+        warnings.warn(f"after moment matching {result.n_high_k} observation(s) still have Pareto k > "
+                      f"{k_threshold}: their elpd is unreliable; use fit.loo(reloo=True) for exact refits.",
+                      UserWarning, stacklevel=2)
+    if not pointwise:
+        for name in ("elpd_i", "pareto_k", "influence_pareto_k", "p_loo_i", "n_eff_i"):
+            if hasattr(result, name):
+                setattr(result, name, None)
+    return result
+
+
 @dataclass
 class KFold:
     """k-fold cross-validation result: ``elpd`` (sum of pointwise), its ``se``, and per-row/per-group terms."""

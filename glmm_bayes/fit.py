@@ -113,15 +113,27 @@ class Fit:
             return pd.DataFrame(columns=["group", "level", "column", "mean", "sd", lo_name, hi_name])
         return pd.concat(frames, ignore_index=True)
 
-    def loo(self, pointwise: bool = True, reloo: bool = False, k_threshold: float = 0.7):
+    def loo(self, pointwise: bool = True, reloo: bool = False, k_threshold: float = 0.7,
+            moment_match: bool = False):
         """PSIS-LOO (ArviZ) on the pointwise log-likelihood of each data row.
 
         ``reloo=True`` refits the compiled model without each observation whose Pareto k
         exceeds ``k_threshold`` and uses the exact value for it (``result.n_refits``,
         ``result.refit_seconds`` say what it cost).
+
+        ``moment_match=True`` instead adapts the existing draws to each such observation's
+        leave-one-out posterior (Paananen et al. 2021; no refits): ``result.n_moment_matched``
+        and ``result.n_high_k`` (still above ``k_threshold``; reloo those) say how it went.
+        See :func:`glmm_bayes.compare.loo_moment_match`.
         """
         import arviz as az
 
+        if reloo and moment_match:
+            raise GLMMInputError("choose one of reloo=True (exact refits) and moment_match=True")
+        if moment_match:
+            from glmm_bayes.compare import loo_moment_match
+
+            return loo_moment_match(self, k_threshold=k_threshold, pointwise=pointwise)
         if reloo:
             from glmm_bayes.compare import reloo as _reloo
 
@@ -154,6 +166,9 @@ class Fit:
                 prob: float = 0.95, allow_new_levels: bool = True, seed: int | None = None):
         """Per-row predictions with draws attached; see :mod:`glmm_bayes.predict`.
 
+        ``kind``: ``"linear"``, ``"mean"``, ``"pps"``, or (ordinal families) ``"probs"``: one row per
+        (observation, category) with the category probabilities.
+
         >>> # fit.predict(newdata, kind="mean", re="marginal")[["mean", "q2.5", "q97.5"]]
         """
         from glmm_bayes.predict import predict
@@ -174,6 +189,17 @@ class Fit:
         return plot_effects(self, var, prob)
 
     # ---------------------------------------------------------- checks (glmm_bayes.checks / plots)
+    def survival(self, newdata: pd.DataFrame, times, re: str = "conditional", prob: float = 0.95,
+                 allow_new_levels: bool = True, seed: int | None = None) -> pd.DataFrame:
+        """Survival curves S(t | x) for survival families; see :func:`glmm_bayes.predict.survival_curve`.
+
+        >>> # fit.survival(newdata, times=[30, 90, 365], re="marginal")   # population-averaged
+        """
+        from glmm_bayes.predict import survival_curve
+
+        return survival_curve(self, newdata, times, re=re, prob=prob, allow_new_levels=allow_new_levels,
+                              seed=seed)
+
     def ppc(self, seed: int | None = None):
         """Draw the posterior predictive ``y_rep`` (chain, draw, obs) and store it in ``idata``."""
         from glmm_bayes.checks import posterior_predictive
