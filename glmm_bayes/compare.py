@@ -5,6 +5,9 @@ Gelman & Gabry 2017): ``elpd_waic = lppd - p_waic`` with ``lppd_i = log mean_s
 p(y_i | θ_s)`` and ``p_waic_i = var_s log p(y_i | θ_s)``; its standard error is
 ``sqrt(n · var_i(elpd_waic_i))``.
 
+Observations whose Pareto k is too high for PSIS get either exact refits (:func:`reloo`) or moment
+matching (:func:`loo_moment_match`, Paananen et al. 2021: the draws are adapted, nothing is resampled).
+
 Example
 -------
 >>> # result = compare({"poisson": fit1, "negbin": fit2})
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,11 +202,11 @@ class UnconstrainedPosterior:
     vectorised over draws; ``point(q_row)`` is the PyMC point (dict by value-variable name) of one row.
     """
 
-    upars: "object"
+    upars: xr.DataArray  # noqa: F821 (annotation only; xarray is imported where it is needed)
     value_vars: list[str]
     shapes: list[tuple[int, ...]]
-    log_prob: "object"
-    log_lik: "object"
+    log_prob: Callable[[np.ndarray], np.ndarray]
+    log_lik: Callable[[np.ndarray], np.ndarray]
 
     def point(self, row: np.ndarray) -> dict[str, np.ndarray]:
         out, start = {}, 0
@@ -237,7 +241,8 @@ def unconstrained_posterior(fit) -> UnconstrainedPosterior:
     Each free variable's draws go through its PyMC transform's ``forward`` (log for scales,
     the packed-Cholesky transform for ``chol_<key>``, identity for untransformed ones); the log
     densities are ``model.logp()`` (with Jacobian) and the elementwise ``model.logp(vars=observed,
-    sum=False)`` on the value variables, vectorised over draws with ``vectorize_graph``.
+    sum=False)`` on the value variables, vectorised over draws with ``vectorize_graph``. ``log_lik``
+    evaluates every row (draws × rows work per call), which is what moment matching calls per iteration.
     """
     import pytensor
     import pytensor.tensor as pt

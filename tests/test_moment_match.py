@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy.special import logsumexp
 
 import glmm_bayes as gb
@@ -80,41 +81,43 @@ def test_moment_matching_fixes_the_outlier_and_agrees_with_a_refit(outlier_fit):
 
 
 def test_unconstrained_densities_agree_with_pymc():
-    """Draws mapped to the unconstrained space map back (through PyMC) to the original draws, and the log
-    density / log-likelihood built there equal ``model.compile_logp()`` and PyMC's pointwise log-likelihood.
+    """Round trip through PyMC: random points on the unconstrained space, mapped to the constrained draws by
+    PyMC's own back-transforms, must map back to the same points, and the log density / log-likelihood
+    built there must equal ``model.compile_logp()`` and PyMC's pointwise log-likelihood.
 
     The correlated block brings the LKJ packed-Cholesky transform, the sds and sigma the log transform, so
-    a wrong forward transform (or a missing Jacobian) shows up as a mismatch. Prior draws stand in for
-    posterior ones (any valid parameter values do; no sampler has to be compiled).
+    a wrong forward transform (or a missing Jacobian) shows up as a mismatch. No sampler is compiled.
     """
     glmm = gb.GLMM("y ~ x + (1 + x | g)", outlier_data())
-    draws = glmm.prior_predictive(draws=100, seed=3)["prior"].to_dataset()
-    unc = unconstrained_posterior(SimpleNamespace(model=glmm, posterior=draws))
     model = glmm.pymc_model
-    assert unc.upars.dims == ("chain", "draw", "unconstrained_parameter")
-    flat = unc.upars.values.reshape(100, -1)
-    assert flat.shape[1] == sum(v.size for v in model.initial_point().values())
-    assert "chol_g_cholesky-cov-packed__[0]" in unc.upars["unconstrained_parameter"].values
-
-    logp = model.compile_logp()  # joint log density incl. the Jacobian, on the value variables
+    rng = np.random.default_rng(3)
+    start = model.initial_point()
+    points = [{k: v + rng.normal(0, 0.7, v.shape) for k, v in start.items()} for _ in range(30)]
+    # PyMC's map from the value variables to the constrained variables and deterministics (what pm.sample
+    # stores); the draws are then laid out as a posterior (chain 1, draw 30) like a Fit's
     back = model.compile_fn(model.unobserved_value_vars, inputs=model.value_vars, on_unused_input="ignore")
     names = [v.name for v in model.unobserved_value_vars]
-    assert {"chol_g", "sd_g", "cor_g", "sigma", "z_g", "b_z"} <= set(names) <= set(draws.data_vars) | {
-        v.name for v in model.value_vars}
-    stacked = draws.stack(sample=("chain", "draw")).transpose("sample", ...)
+    assert {"chol_g", "sd_g", "cor_g", "sigma"} <= set(names)
+    constrained = [dict(zip(names, back(p))) for p in points]
+    stored = [v.name for v in model.free_RVs + model.deterministics]
+    draws = xr.Dataset({n: (("chain", "draw", *(f"{n}_dim_{j}" for j in range(np.ndim(constrained[0][n])))),
+                            np.stack([c[n] for c in constrained])[None]) for n in stored})
+
+    unc = unconstrained_posterior(SimpleNamespace(model=glmm, posterior=draws))
+    assert unc.upars.dims == ("chain", "draw", "unconstrained_parameter")
+    assert "chol_g_cholesky-cov-packed__[0]" in unc.upars["unconstrained_parameter"].values
+    flat = unc.upars.values.reshape(30, -1)
+    expected = np.stack([np.concatenate([np.ravel(p[v.name]) for v in model.value_vars]) for p in points])
+    np.testing.assert_allclose(flat, expected, rtol=1e-9, atol=1e-9)  # the forward transforms invert PyMC's
+
+    logp = model.compile_logp()  # joint log density incl. the Jacobian, on the value variables
     ours = unc.log_prob(flat)
-    for s in (0, 37, 99):
-        point = unc.point(flat[s])
-        assert ours[s] == pytest.approx(float(logp(point)), rel=1e-10, abs=1e-8)
-        for name, value in zip(names, back(point)):
-            if name in stacked:  # the constrained variables and deterministics
-                np.testing.assert_allclose(value, stacked[name].values[s], rtol=1e-6, atol=1e-8, err_msg=name)
-    # the xarray wrappers arviz calls, and the pointwise log-likelihood against PyMC's
-    np.testing.assert_allclose(unc.log_prob_upars(unc.upars).values.ravel(), ours)
-    rows = np.arange(96)
-    expected = glmm.pointwise_loglik(draws, rows)  # (chain, draw, obs) via pm.compute_log_likelihood
-    np.testing.assert_allclose(unc.log_lik(flat), expected.reshape(100, -1), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(unc.log_lik_i_upars(unc.upars, 17).values, expected[..., 17], rtol=1e-10)
+    for s in range(30):
+        assert ours[s] == pytest.approx(float(logp(points[s])), rel=1e-10, abs=1e-8)
+    np.testing.assert_allclose(unc.log_prob_upars(unc.upars).values.ravel(), ours)  # the wrapper arviz calls
+    pointwise = glmm.pointwise_loglik(draws, np.arange(96))  # (chain, draw, obs) via pm.compute_log_likelihood
+    np.testing.assert_allclose(unc.log_lik(flat), pointwise.reshape(30, -1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(unc.log_lik_i_upars(unc.upars, 17).values, pointwise[..., 17], rtol=1e-10)
 
 
 def test_observation_level_effects_are_refused():
