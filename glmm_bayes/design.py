@@ -634,7 +634,8 @@ def _align_new_data(newdata: pd.DataFrame, needed: dict[str, str], train: pd.Dat
                     f"has no coefficient for them; use one of the fitted levels: "
                     f"{', '.join(map(str, cats[:20]))}.")
             df[col] = pd.Categorical(values, categories=cats)
-        elif pd.api.types.is_numeric_dtype(train[col]) and not pd.api.types.is_numeric_dtype(df[col]):
+        elif (pd.api.types.is_numeric_dtype(train[col]) and not pd.api.types.is_numeric_dtype(df[col])
+              and not needed[col].startswith("grouping factor")):  # a new group may be named anything
             converted = pd.to_numeric(df[col], errors="coerce")
             bad = df[col][converted.isna()]
             if len(bad):
