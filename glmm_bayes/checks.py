@@ -146,18 +146,19 @@ def _latent_residual_variance(fit, total_u: np.ndarray) -> np.ndarray:
 
 def bayes_r2(fit, prob: float = 0.95) -> pd.DataFrame:
     """Bayesian R², marginal (fixed effects) and conditional (with group effects)."""
-    from glmm_bayes.predict import DrawSet, _broadcast_aux
+    from glmm_bayes.predict import _broadcast_aux, _linear_predictor
 
     design = fit.model.design
-    eta_c = fit.predict(kind="linear", re="conditional").draws.values
-    eta_c = eta_c.reshape(-1, eta_c.shape[-1])
-    aux = _broadcast_aux(DrawSet(fit).aux, eta_c)
+    family, link, extra = design.family, design.link, design.response.extra
+    eta_c, _, ds = _linear_predictor(fit, design.data, "conditional", True, np.random.default_rng(0))
+    aux = _broadcast_aux(ds.aux, eta_c)
+    eta_none = ds.b @ design.evaluate(design.data).X.T  # group effects set to zero
+    mu_c = family.response_mean(eta_c, link, aux, extra)
     # the residual variance always uses the conditional mean (all structure explained)
-    var_res_c = design.family.response_variance(eta_c, design.link, aux, design.response.extra).mean(axis=1)
-    mu_c = fit.predict(kind="mean", re="conditional").draws.values.reshape(eta_c.shape)
+    var_res_c = family.response_variance(eta_c, link, aux, extra).mean(axis=1)
     rows = []
     for name, re in (("marginal", "none"), ("conditional", "conditional")):
-        mu = mu_c if re == "conditional" else fit.predict(kind="mean", re=re).draws.values.reshape(eta_c.shape)
+        mu = mu_c if re == "conditional" else family.response_mean(eta_none, link, aux, extra)
         var_mu = mu.var(axis=1)
         var_res = var_res_c
         if re == "none":

@@ -170,18 +170,20 @@ def survival_curve(fit, newdata: pd.DataFrame, times, re: str = "conditional", p
     rng = np.random.default_rng(seed)
     eta, variance, ds = _linear_predictor(fit, newdata, re, allow_new_levels, rng)
     aux = _broadcast_aux(ds.aux, eta)
+
+    def survival(e, t):
+        return family.survival(t, e, design.link, aux)
+
+    # (times, S, n): conditional / typical, or averaged over the group effects by quadrature
+    s = np.stack([survival(eta, t) if variance is None else gh_expectation(lambda e: survival(e, t), eta, variance)
+                  for t in times])
     lo, hi = (1 - prob) / 2, (1 + prob) / 2
-    rows = []
-    for t in times:
-        if variance is None:
-            s = family.survival(np.full_like(eta, t), eta, design.link, aux)
-        else:
-            s = gh_expectation(lambda e: family.survival(np.full_like(e, t), e, design.link, aux), eta, variance)
-        q = np.quantile(s, [lo, hi], axis=0)
-        for i in range(s.shape[1]):
-            rows.append({"obs": i, "time": t, "mean": s[:, i].mean(), "sd": s[:, i].std(ddof=1),
-                         f"q{100 * lo:g}": q[0, i], f"q{100 * hi:g}": q[1, i]})
-    return pd.DataFrame(rows).sort_values(["obs", "time"], ignore_index=True)
+    q = np.quantile(s, [lo, hi], axis=1)  # (2, times, n)
+    n = s.shape[2]
+    return pd.DataFrame({"obs": np.tile(np.arange(n), len(times)), "time": np.repeat(times, n),
+                         "mean": s.mean(axis=1).ravel(), "sd": s.std(axis=1, ddof=1).ravel(),
+                         f"q{100 * lo:g}": q[0].ravel(), f"q{100 * hi:g}": q[1].ravel()}
+                        ).sort_values(["obs", "time"], kind="stable", ignore_index=True)
 
 
 def observation_level_blocks(design) -> list:
