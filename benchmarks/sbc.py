@@ -48,6 +48,7 @@ FAMILIES = {
     "cumulative": ("ordinal", {"cutpoints": "normal(0, 1.5)"}),
     "weibull": ("censored", {"Intercept": "normal(2, 0.5)", "shape": "gamma(8, 5)"}),
     "exponential": ("censored", {"Intercept": "normal(2, 0.5)"}),
+    "categorical": ("nominal", {}),
 }
 
 
@@ -62,6 +63,7 @@ def design(kind: str, groups: int = 10, per_group: int = 8) -> tuple[str, pd.Dat
         "continuous": lambda: rng.normal(size=n), "binary": lambda: np.arange(n) % 2,
         "count": lambda: rng.poisson(2.0, size=n), "positive": lambda: rng.lognormal(size=n),
         "unit": lambda: rng.uniform(0.05, 0.95, size=n), "ordinal": lambda: np.arange(n) % 4 + 1,
+        "nominal": lambda: np.array(["a", "b", "c"])[np.arange(n) % 3],
     }
     if kind == "trials":
         df["n"] = rng.integers(5, 15, size=n)

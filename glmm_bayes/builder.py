@@ -19,6 +19,10 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
   ``<key>__coef``); for a correlated block also ``chol_<key>`` (LKJ Cholesky
   covariance) and ``cor_<key>``; the effects are ``u = z · diag(sd) Lᵀ``
   (``u = z · sd`` when uncorrelated), indexed per row by ``idx_<key>``;
+* the categorical family has one linear predictor per non-reference category (dims ``eta``):
+  its coefficients are named ``<eta>_<column>`` (``mu2_x``) in ``b``, η = X · B with B the
+  (column × eta) matrix, the centred intercepts ``Intercept_c`` have dims ``eta``, and a block's
+  effects cover every (eta, column) pair, so one LKJ matrix correlates them across categories;
 * family parameters by name (``sigma``, ``alpha``, ``shape``, ...; the ordinal ``cutpoints``
   is an increasing vector with dims ``cutpoints_dim`` = 1..K-1, labelled ``cutpoint[k]``);
 * the likelihood ``y`` (dims ``obs``) — ``pm.Censored`` around the family's distribution when the
@@ -69,11 +73,22 @@ def centring(design: Design, priors: PriorSet) -> np.ndarray | None:
     other fixed-effect column.
     """
     cols = design.X_columns
-    if "Intercept" not in cols or len(cols) < 2 or priors.fixed["Intercept"].dist not in LOCATION_ARG:
+    if "Intercept" not in cols or len(cols) < 2:
+        return None
+    dists = {priors.fixed[name].dist for name in intercept_names(design)}
+    if len(dists) > 1 or not dists <= set(LOCATION_ARG):
         return None
     means = design.X.mean(axis=0)
     means[cols.index("Intercept")] = 0.0
     return means
+
+
+def intercept_names(design: Design) -> list[str]:
+    """The intercept coefficients: ``["Intercept"]``, or one per linear predictor (``mu2_Intercept``, ...)."""
+    if "Intercept" not in design.X_columns:
+        return []
+    j = design.X_columns.index("Intercept")
+    return [name for name in design.coef_names if design.coef_position(name)[1] == j]
 
 
 def scaling(design: Design, priors: PriorSet) -> np.ndarray:
@@ -86,20 +101,21 @@ def scaling(design: Design, priors: PriorSet) -> np.ndarray:
     """
     sd = design.X.std(axis=0) if design.n else np.ones(len(design.X_columns))
     out = np.where(sd > 0, sd, 1.0)
-    for j, col in enumerate(design.X_columns):
-        if col == "Intercept" or priors.fixed[col].dist not in LOCATION_ARG:
+    for name in design.coef_names:
+        j = design.coef_position(name)[1]
+        if design.X_columns[j] == "Intercept" or priors.fixed[name].dist not in LOCATION_ARG:
             out[j] = 1.0
     return out
 
 
-def fixed_groups(priors: PriorSet, centred: bool = False) -> dict[str, list[str]]:
-    """Fixed-effect columns grouped by prior family: ``{"b": cols}`` or ``{"b__normal": ..., ...}``.
+def fixed_groups(priors: PriorSet, skip: list[str] = ()) -> dict[str, list[str]]:
+    """Fixed-effect coefficients grouped by prior family: ``{"b": cols}`` or ``{"b__normal": ..., ...}``.
 
-    With ``centred=True`` the intercept is left out (it is the separate ``Intercept_c``).
+    ``skip``: coefficients sampled elsewhere (the centred intercepts ``Intercept_c``).
     """
     by_dist: dict[str, list[str]] = {}
     for col, prior in priors.fixed.items():
-        if centred and col == "Intercept":
+        if col in skip:
             continue
         by_dist.setdefault(prior.dist, []).append(col)
     if len(by_dist) <= 1:
@@ -110,16 +126,18 @@ def fixed_groups(priors: PriorSet, centred: bool = False) -> dict[str, list[str]
 def parameter_refs(design: Design, priors: PriorSet) -> list[ParamRef]:
     """Every population-level parameter with its brms-style label (DESIGN.md §2)."""
     refs = []
-    centred = centring(design, priors) is not None
-    if centred:
+    centred = intercept_names(design) if centring(design, priors) is not None else []
+    if centred == ["Intercept"]:
         refs.append(ParamRef("b_Intercept", "Intercept"))
+    else:  # one centred intercept per linear predictor
+        refs += [ParamRef(f"b_{name}", "Intercept", (("eta", eta),)) for name, eta in zip(centred, design.eta_names)]
     for var, cols in fixed_groups(priors, centred).items():
         refs += [ParamRef(f"b_{c}", var, ((f"{var}_coef", c),)) for c in cols]
     for block in design.blocks:
         coef = f"{block.key}__coef"
-        refs += [ParamRef(f"sd_{block.label}__{c}", f"sd_{block.key}", ((coef, c),)) for c in block.columns]
+        refs += [ParamRef(f"sd_{block.label}__{c}", f"sd_{block.key}", ((coef, c),)) for c in block.coef_names]
         if block.correlated:
-            cols = block.columns
+            cols = block.coef_names
             refs += [ParamRef(f"cor_{block.label}__{a}__{b}", f"cor_{block.key}",
                               ((coef, a), (f"{coef}_bis", b)))
                      for i, a in enumerate(cols) for b in cols[i + 1:]]
@@ -140,20 +158,26 @@ def build_model(design: Design, priors: PriorSet):
 
     coords = {OBS: np.arange(design.n)}
     centre = centring(design, priors)
-    groups = fixed_groups(priors, centre is not None)
+    groups = fixed_groups(priors, intercept_names(design) if centre is not None else [])
+    if design.eta_names:
+        coords["eta"] = list(design.eta_names)
     if design.X_columns:
         coords["X_column"] = design.X_columns
     for var, cols in groups.items():
         coords[f"{var}_coef"] = cols
     for block in design.blocks:
         coords[f"{block.key}__level"] = block.levels
-        coords[f"{block.key}__coef"] = block.columns
+        coords[f"{block.key}__coef"] = block.coef_names
         if block.correlated:
-            coords[f"{block.key}__coef_bis"] = block.columns
+            coords[f"{block.key}__coef_bis"] = block.coef_names
+        if block.eta_names and not block.intercept_only:
+            coords[f"{block.key}__column"] = block.columns
 
     with pm.Model(coords=coords) as model:
         eta = 0.0
-        if design.X_columns:
+        if design.eta_names and design.X_columns:
+            eta = _multi_fixed_effects(design, priors, groups, centre)
+        elif design.X_columns:
             X = pm.Data("X", data_arrays(design, priors)["X"], dims=(OBS, "X_column"))
             scale = scaling(design, priors)
             slope_terms = []
@@ -169,14 +193,14 @@ def build_model(design: Design, priors: PriorSet):
                 eta = eta + (pt.dot(X, b) if idx == list(range(len(design.X_columns))) else pt.dot(X[:, idx], b))
                 slope_terms.append(pt.dot(centre[idx] / scale[idx], b) if centre is not None else None)
             if centre is not None:
-                eta = eta + _centred_intercept(priors.fixed["Intercept"], sum(slope_terms))
+                eta = eta + _centred_intercept([priors.fixed["Intercept"]], sum(slope_terms))
         for block in design.blocks:
             eta = eta + _group_effects(block, priors)
         aux = {name: _aux_variable(design, name, prior) for name, prior in priors.aux.items()}
         arrays = data_arrays(design, priors)
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
         if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
-            eta = pt.zeros(observed.shape[0])
+            eta = pt.zeros((observed.shape[0], len(design.eta_names)) if design.eta_names else observed.shape[0])
         extra, bounds = None, None
         if design.response.trials is not None:
             extra = pm.Data("trials", arrays["trials"], dims=OBS)
@@ -185,6 +209,33 @@ def build_model(design: Design, priors: PriorSet):
                       pm.Data("cens_upper", arrays["cens_upper"], dims=OBS))
         design.family.likelihood("y", eta, design.link, aux, observed, extra, OBS, bounds)
     return model
+
+
+def _multi_fixed_effects(design: Design, priors: PriorSet, groups: dict[str, list[str]], centre):
+    """η (n, K-1) of a model with several linear predictors (categorical): ``X · B`` with ``B`` the
+    (column × linear predictor) matrix of coefficients ``b`` (sampled as ``b_z`` on standardised columns).
+    With ``centre`` the intercepts are ``Intercept_c`` (dims ``eta``), as for one linear predictor."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    X = pm.Data("X", data_arrays(design, priors)["X"], dims=(OBS, "X_column"))
+    scale = scaling(design, priors)
+    B = pt.zeros((len(design.X_columns), len(design.eta_names)))
+    for var, names in groups.items():
+        eta_idx, col_idx = (np.array(v) for v in zip(*(design.coef_position(n) for n in names)))
+        if np.all(scale[col_idx] == 1.0):
+            b = vector_prior(var, [priors.fixed[n] for n in names], dims=f"{var}_coef")
+        else:
+            b = vector_prior(f"{var}_z", [priors.fixed[n].scaled(scale[j]) for n, j in zip(names, col_idx)],
+                             dims=f"{var}_coef")
+            pm.Deterministic(var, b / scale[col_idx], dims=f"{var}_coef")
+        B = pt.set_subtensor(B[col_idx, eta_idx], b)
+    if centre is not None:  # B holds the slopes on standardised columns: shift_c = (x̄ / sd)ᵀ B[:, c]
+        j = design.X_columns.index("Intercept")
+        shift = pt.dot(centre / scale, B)
+        intercept = _centred_intercept([priors.fixed[n] for n in intercept_names(design)], shift, dims="eta")
+        B = pt.set_subtensor(B[j], intercept)
+    return pt.dot(X, B)
 
 
 def _aux_variable(design: Design, name: str, prior):
@@ -203,15 +254,19 @@ def _aux_variable(design: Design, name: str, prior):
     return prior.pymc_class()(name, **prior.kwargs(), **kwargs)
 
 
-def _centred_intercept(prior, shift):
-    """``Intercept_c ~ F(m + shift, s)`` and the raw ``Intercept = Intercept_c - shift`` (see module docstring)."""
+def _centred_intercept(intercept_priors: list, shift, dims: str | None = None):
+    """``Intercept_c ~ F(m + shift, s)`` and the raw ``Intercept = Intercept_c - shift`` (see module docstring).
+
+    One prior and a scalar shift, or (``dims``) one prior per linear predictor (same family) and a vector."""
     import pymc as pm
 
-    kwargs = prior.kwargs()
-    loc_name = prior.param_names[LOCATION_ARG[prior.dist]]
+    first = intercept_priors[0]
+    kwargs = {k: np.array([p.kwargs()[k] for p in intercept_priors]) if dims else first.kwargs()[k]
+              for k in first.param_names}
+    loc_name = first.param_names[LOCATION_ARG[first.dist]]
     kwargs[loc_name] = kwargs[loc_name] + shift
-    intercept_c = prior.pymc_class()("Intercept_c", **kwargs)
-    pm.Deterministic("Intercept", intercept_c - shift)
+    intercept_c = first.pymc_class()("Intercept_c", **kwargs, dims=dims)
+    pm.Deterministic("Intercept", intercept_c - shift, dims=dims)
     return intercept_c
 
 
@@ -246,7 +301,7 @@ def _group_effects(block: GroupBlock, priors: PriorSet):
     """Non-centred group-level effects of one block, gathered per row."""
     import pymc as pm
 
-    key, k = block.key, len(block.columns)
+    key, k = block.key, len(block.coef_names)
     level_dim, coef_dim = f"{key}__level", f"{key}__coef"
     idx = pm.Data(f"idx_{key}", block.codes, dims=OBS)
     z = pm.Normal(f"z_{key}", 0.0, 1.0, dims=(level_dim, coef_dim))
@@ -261,6 +316,12 @@ def _group_effects(block: GroupBlock, priors: PriorSet):
     else:
         sd = vector_prior(f"sd_{key}", [sd_prior] * k, dims=coef_dim)
         u = z * sd
+    if block.eta_names:  # categorical: u (levels, K-1 × columns) → per row (n, K-1)
+        u = u.reshape((len(block.levels), len(block.eta_names), len(block.columns)))
+        if block.intercept_only:
+            return u[idx, :, 0]
+        Z = pm.Data(f"Z_{key}", block.Z, dims=(OBS, f"{key}__column"))
+        return (u[idx] * Z[:, None, :]).sum(axis=2)
     if block.intercept_only:
         return u[idx, 0]
     Z = pm.Data(f"Z_{key}", block.Z, dims=(OBS, coef_dim))

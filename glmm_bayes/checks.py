@@ -37,6 +37,8 @@ LATENT_VARIANCE = {"logit": np.pi ** 2 / 3, "probit": 1.0, "cloglog": np.pi ** 2
 def posterior_predictive(fit, seed: int | None = None) -> xr.DataArray:
     """Replicated data ``y_rep`` (chain, draw, obs) for the training rows; stored in ``fit.idata``."""
     draws = fit.predict(kind="pps", re="conditional", seed=seed).draws.rename("y")
+    if "category" in draws.dims:  # categorical: 0/1 per category → the drawn category's code, as y holds
+        draws = draws.argmax("category")
     fit.idata["posterior_predictive"] = xr.DataTree(draws.to_dataset())
     return draws
 
@@ -52,6 +54,9 @@ def quantile_residuals(fit, seed: int | None = 0) -> np.ndarray:
     """Randomized quantile residuals on the uniform scale (see module docstring)."""
     rng = np.random.default_rng(seed)
     response = fit.model.design.response
+    if fit.model.design.family.nominal:
+        raise GLMMInputError("quantile residuals need ordered outcomes; the categories of a categorical response "
+                             "have no order. Check the fit with fit.plot_ppc() (category frequencies) instead")
     y = response.y
     y_rep = _y_rep(fit, seed)
     below = (y_rep < y).mean(axis=0)
@@ -98,6 +103,9 @@ def residual_tests(fit, seed: int | None = 0) -> pd.DataFrame:
 
 def loo_pit(fit, seed: int | None = 0) -> np.ndarray:
     """LOO probability integral transform values (ArviZ), one per row; uniform under a good model."""
+    if fit.model.design.family.nominal:
+        raise GLMMInputError("LOO-PIT needs ordered outcomes; the categories of a categorical response have no "
+                             "order. Check the fit with fit.plot_ppc() (category frequencies) instead")
     import arviz as az
 
     _y_rep(fit, seed)
@@ -109,6 +117,8 @@ def loo_pit(fit, seed: int | None = 0) -> np.ndarray:
 def icc(fit, prob: float = 0.95) -> pd.DataFrame:
     """Latent-scale ICC of each grouping factor's intercept, with a credible interval."""
     design, post = fit.model.design, fit.posterior
+    if design.eta_names:
+        raise GLMMInputError("icc() is not defined for the categorical family (one latent scale per category)")
     var_u = {}
     for block in design.blocks:
         if "Intercept" in block.columns:
@@ -149,6 +159,9 @@ def bayes_r2(fit, prob: float = 0.95) -> pd.DataFrame:
     from glmm_bayes.predict import _broadcast_aux, _linear_predictor
 
     design = fit.model.design
+    if design.family.nominal:
+        raise GLMMInputError("Bayesian R² needs a numeric outcome; a categorical response has none. Compare "
+                             "categorical models with fit.loo() instead")
     family, link, extra = design.family, design.link, design.response.extra
     eta_c, _, ds = _linear_predictor(fit, design.data, "conditional", True, np.random.default_rng(0))
     aux = _broadcast_aux(ds.aux, eta_c)
@@ -173,8 +186,8 @@ def bayes_r2(fit, prob: float = 0.95) -> pd.DataFrame:
 def effective_parameters(fit) -> pd.DataFrame:
     """p_loo and p_waic next to the nominal parameter count (fixed + group-level effects)."""
     d = fit.model.design
-    nominal_fixed = len(d.X_columns)
-    nominal_group = sum(len(b.levels) * len(b.columns) for b in d.blocks)
+    nominal_fixed = len(d.coef_names)
+    nominal_group = sum(len(b.levels) * len(b.coef_names) for b in d.blocks)
     loo = fit.loo()
     waic = fit.waic(warn=False)
     return pd.DataFrame({"quantity": ["p_loo", "p_waic", "nominal fixed", "nominal group-level", "nominal total"],

@@ -55,6 +55,12 @@ Outcomes, each simulated from a known generalized linear mixed model
     (a mobility-impairment score: 1 = fully mobile ... 4 = severely impaired;
     older patients and longer stays score higher)
 
+``discharge`` (categorical: ``"home"`` (reference), ``"nursing"``, ``"rehab"``; multinomial logit)::
+
+    eta_k = b_mu<k>_Intercept + b_mu<k>_Age*Age + b_mu<k>_LengthofStay*LengthofStay + u_k[DID],
+    k = nursing, rehab;  P(discharge = k) = exp(eta_k) / (1 + sum_j exp(eta_j))
+    (u_nursing, u_rehab) ~ MVN(0, diag(sd) R diag(sd)), correlated across the categories
+
 The remission truth is stored both at the top level of :data:`HOSPITAL_TRUTH`
 (``HOSPITAL_TRUTH["b_IL6"] == -0.06``) and under ``HOSPITAL_TRUTH["remission"]``.
 With the default seed 37 % of patients are in remission (about 0.34-0.41 across seeds).
@@ -125,14 +131,27 @@ _MOBILITY_TRUTH: dict[str, float] = {
     "sd_DID__Intercept": 0.8,
 }
 
+_DISCHARGE_TRUTH: dict[str, float] = {
+    "b_munursing_Intercept": -7.5,
+    "b_munursing_Age": 0.09,
+    "b_munursing_LengthofStay": 0.25,
+    "b_murehab_Intercept": -4.0,
+    "b_murehab_Age": 0.05,
+    "b_murehab_LengthofStay": 0.2,
+    "sd_DID__munursing_Intercept": 0.8,
+    "sd_DID__murehab_Intercept": 0.6,
+    "cor_DID__munursing_Intercept__murehab_Intercept": 0.5,
+}
+
 #: True parameter values used by :func:`hospital` (brms-style labels).
 #: Remission parameters sit at the top level and also under ``"remission"``;
-#: the other outcomes are nested under ``"tumorcount"`` and ``"mobility"``.
+#: the other outcomes are nested under ``"tumorcount"``, ``"mobility"`` and ``"discharge"``.
 HOSPITAL_TRUTH: dict[str, Any] = {
     **_REMISSION_TRUTH,
     "remission": dict(_REMISSION_TRUTH),
     "tumorcount": dict(_TUMORCOUNT_TRUTH),
     "mobility": dict(_MOBILITY_TRUTH),
+    "discharge": dict(_DISCHARGE_TRUTH),
 }
 
 #: Model formulas matching the simulation of each outcome.
@@ -142,6 +161,7 @@ HOSPITAL_FORMULAS: dict[str, str] = {
     ),
     "tumorcount": "tumorcount ~ Age + CancerStage + (1 | DID)",
     "mobility": "mobility ~ Age + LengthofStay + (1 | DID)",
+    "discharge": "discharge ~ Age + LengthofStay + (1 | DID)",
 }
 
 #: Response family (and link) of each simulated outcome.
@@ -149,6 +169,7 @@ HOSPITAL_FAMILIES: dict[str, str] = {
     "remission": "bernoulli(logit)",
     "tumorcount": "negbinomial(log)",
     "mobility": "cumulative(logit)",
+    "discharge": "categorical(logit)",
 }
 
 
@@ -191,7 +212,7 @@ def hospital(seed: int = _DEFAULT_SEED, n_doctors: int = _DEFAULT_N_DOCTORS) -> 
         One row per patient, sorted by ``DID``, with columns ``DID``,
         ``Experience``, ``Age``, ``Married``, ``Sex``, ``WBC``, ``RBC``,
         ``IL6``, ``CRP``, ``CancerStage``, ``LengthofStay``, ``remission``,
-        ``tumorcount`` and ``mobility``. The generating model and the true
+        ``tumorcount``, ``mobility`` and ``discharge``. The generating model and the true
         parameter values are described in the module docstring and stored in
         :data:`HOSPITAL_TRUTH` / :data:`HOSPITAL_FORMULAS`.
 
@@ -199,7 +220,7 @@ def hospital(seed: int = _DEFAULT_SEED, n_doctors: int = _DEFAULT_N_DOCTORS) -> 
     -------
     >>> df = hospital()
     >>> df.shape
-    (8525, 14)
+    (8525, 15)
     >>> int(df["DID"].nunique())
     407
     >>> sorted(df["CancerStage"].unique())
@@ -273,6 +294,20 @@ def hospital(seed: int = _DEFAULT_SEED, n_doctors: int = _DEFAULT_N_DOCTORS) -> 
     cum = 1.0 / (1.0 + np.exp(-(cuts[None, :] - eta_mob[:, None])))  # P(y <= k)
     mobility = 1 + (rng.random(n)[:, None] > cum).sum(axis=1).astype(np.int64)
 
+    # ---- discharge: multinomial logit, doctor effects correlated across categories
+    #      (drawn after everything else, so the other columns do not depend on it)
+    d = _DISCHARGE_TRUTH
+    sd_dis = np.array([d["sd_DID__munursing_Intercept"], d["sd_DID__murehab_Intercept"]])
+    cor_dis = np.array([[1.0, d["cor_DID__munursing_Intercept__murehab_Intercept"]],
+                        [d["cor_DID__munursing_Intercept__murehab_Intercept"], 1.0]])
+    u_dis = rng.multivariate_normal(np.zeros(2), cor_dis * np.outer(sd_dis, sd_dis), size=n_doctors)
+    eta_dis = np.column_stack([d[f"b_mu{k}_Intercept"] + d[f"b_mu{k}_Age"] * age
+                               + d[f"b_mu{k}_LengthofStay"] * los + u_dis[doc, i]
+                               for i, k in enumerate(("nursing", "rehab"))])
+    expo = np.exp(np.column_stack([np.zeros(n), eta_dis]))
+    cum_dis = np.cumsum(expo / expo.sum(axis=1, keepdims=True), axis=1)[:, :-1]
+    discharge = np.array(["home", "nursing", "rehab"])[(rng.random(n)[:, None] > cum_dis).sum(axis=1)]
+
     return pd.DataFrame(
         {
             "DID": (doc + 1).astype(np.int64),
@@ -289,6 +324,7 @@ def hospital(seed: int = _DEFAULT_SEED, n_doctors: int = _DEFAULT_N_DOCTORS) -> 
             "remission": remission,
             "tumorcount": tumorcount,
             "mobility": mobility,
+            "discharge": discharge.tolist(),
         }
     )
 
@@ -301,7 +337,7 @@ def load(name: str, seed: int | None = None) -> pd.DataFrame:
     the available names.
 
     >>> load("hospital").shape
-    (8525, 14)
+    (8525, 15)
     """
     key = name.strip().lower() if isinstance(name, str) else name
     if key == "hospital":

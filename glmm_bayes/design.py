@@ -208,9 +208,6 @@ def _numeric(values: pd.Series, column: str, what: str) -> np.ndarray:
 
 def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
     """Evaluate the left-hand side of the formula into a :class:`Response`."""
-    if m := _P_RE.match(lhs):
-        y, n = m.group(1), m.group(2)
-        return Response(y, _numeric(data[y], y, "successes"), _numeric(data[n], n, "trials"))
     if m := _CENS_RE.match(lhs):
         if not family.censorable:
             from glmm_bayes.families import FAMILIES
@@ -220,10 +217,14 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
                 f"not. Use one of: {', '.join(n for n, f in FAMILIES.items() if f.censorable)} "
                 f"(survival: 'weibull', 'lognormal', 'exponential')")
         return _censored_response(data, m.group(1), m.group(2))
-    if family.ordinal:
+    if family.ordinal or family.nominal:
+        what = "an ordinal" if family.ordinal else "a categorical"
         if not _NAME.match(lhs):
-            raise GLMMInputError(f"an ordinal response must be one column, got '{lhs}'")
-        return _ordinal_response(data[lhs], lhs)
+            raise GLMMInputError(f"{what} response must be one column, got '{lhs}'")
+        return _ordinal_response(data[lhs], lhs) if family.ordinal else _nominal_response(data[lhs], lhs)
+    if m := _P_RE.match(lhs):
+        y, n = m.group(1), m.group(2)
+        return Response(y, _numeric(data[y], y, "successes"), _numeric(data[n], n, "trials"))
     if m := _LEVEL_RE.match(lhs):
         col, level = m.group(1), m.group(2).strip("'\"")
         values = data[col].astype(str)
@@ -313,6 +314,40 @@ def _ordinal_response(values: pd.Series, name: str) -> Response:
     return Response(name, y, levels=[f"{v:g}" for v in levels], scores=levels.astype(float))
 
 
+def _nominal_response(values: pd.Series, name: str) -> Response:
+    """Unordered categories → codes 0..K-1; the first category (the first of a pandas Categorical's
+    categories, else the smallest value) is the reference."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = list(values.cat.categories)
+        unused = [str(c) for c in cats if not (values == c).any()]
+        if unused:
+            raise GLMMInputError(
+                f"categorical response '{name}' has categor{'y' if len(unused) == 1 else 'ies'} with no "
+                f"observations: {', '.join(unused)}. Its coefficients would not be identified; drop "
+                f"{'it' if len(unused) == 1 else 'them'} (values.cat.remove_unused_categories()) or merge "
+                f"with another category.")
+        codes = values.cat.codes.to_numpy()
+    else:
+        cats = sorted(values.unique(), key=lambda v: (not isinstance(v, (int, float, np.number)), v))
+        codes = pd.Categorical(values, categories=cats).codes
+    levels = [f"{c:g}" if isinstance(c, (float, np.floating)) else str(c) for c in cats]
+    if len(set(levels)) != len(levels):
+        raise GLMMInputError(f"categorical response '{name}' has categories that print the same: {levels}")
+    return Response(name, codes.astype(float), levels=levels)
+
+
+def expand_names(columns: list[str], eta_names: tuple[str, ...]) -> list[str]:
+    """Coefficient names: the columns themselves, or per linear predictor ``<eta>_<column>``
+    (categorical: ``mu2_Intercept, mu2_x, mu3_Intercept, ...``, category-major as in brms).
+
+    >>> expand_names(["Intercept", "x"], ("mub", "muc"))
+    ['mub_Intercept', 'mub_x', 'muc_Intercept', 'muc_x']
+    """
+    if not eta_names:
+        return list(columns)
+    return [f"{eta}_{col}" for eta in eta_names for col in columns]
+
+
 # ---------------------------------------------------------------- design
 @dataclass
 class GroupBlock:
@@ -330,14 +365,20 @@ class GroupBlock:
     Z: np.ndarray
     matrix: object = field(repr=False)  # formulae CommonEffectsMatrix for new data
     level_index: dict = field(repr=False, default_factory=dict)
+    eta_names: tuple[str, ...] = ()  # categorical: one set of effects per linear predictor
 
     @property
     def label(self) -> str:
         return self.term.group
 
     @property
+    def coef_names(self) -> list[str]:
+        """The block's effects per level: its columns, or (categorical) ``<eta>_<column>`` for each η."""
+        return expand_names(self.columns, self.eta_names)
+
+    @property
     def correlated(self) -> bool:
-        return self.term.correlated and len(self.columns) > 1
+        return self.term.correlated and len(self.coef_names) > 1
 
     @property
     def intercept_only(self) -> bool:
@@ -364,6 +405,21 @@ class Design:
     @property
     def n(self) -> int:
         return self.response.n
+
+    @property
+    def eta_names(self) -> tuple[str, ...]:
+        """Names of the linear predictors when there are several (categorical), else ()."""
+        return self.family.eta_names(self.response)
+
+    @property
+    def coef_names(self) -> list[str]:
+        """Fixed-effect coefficient names: ``X_columns``, or (categorical) ``<eta>_<column>`` for each η."""
+        return expand_names(self.X_columns, self.eta_names)
+
+    def coef_position(self, name: str) -> tuple[int, int]:
+        """(linear predictor, column of X) of a fixed-effect coefficient."""
+        i = self.coef_names.index(name)
+        return divmod(i, len(self.X_columns))
 
     def evaluate(self, newdata: pd.DataFrame) -> "NewDesign":
         """Matrices for new rows with this design's encodings; unseen levels get negative codes."""
@@ -512,7 +568,7 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
                 f"formula with its intercept, e.g. '{parsed.response} ~ x + (1 | g)'.")
         j = X_columns.index("Intercept")
         X, X_columns = np.delete(X, j, axis=1), X_columns[:j] + X_columns[j + 1:]
-    blocks = _build_blocks(parsed, df, X_columns)
+    blocks = _build_blocks(parsed, df, X_columns, fam.eta_names(response))
     return Design(formula, parsed, fam, link, response, X, X_columns, blocks, df, fixed_matrix, dropped,
                   intercept_dropped=not fam.intercept)
 
@@ -557,7 +613,8 @@ def _check_response_values(response: Response, family: Family) -> None:
         raise GLMMInputError(f"family '{family.name}' needs 'p(successes, trials) ~ ...'")
 
 
-def _build_blocks(parsed: ParsedFormula, df: pd.DataFrame, X_columns: list[str]) -> list[GroupBlock]:
+def _build_blocks(parsed: ParsedFormula, df: pd.DataFrame, X_columns: list[str],
+                  eta_names: tuple[str, ...] = ()) -> list[GroupBlock]:
     blocks: list[GroupBlock] = []
     seen: dict[tuple[str, str], str] = {}
     used_keys: set[str] = set()
@@ -581,7 +638,7 @@ def _build_blocks(parsed: ParsedFormula, df: pd.DataFrame, X_columns: list[str])
             key, i = f"{base}_{i}", i + 1
         used_keys.add(key)
         blocks.append(GroupBlock(term, key, columns, levels, codes, Z, matrix,
-                                 {lev: i for i, lev in enumerate(levels)}))
+                                 {lev: i for i, lev in enumerate(levels)}, eta_names))
     return blocks
 
 

@@ -36,6 +36,7 @@ Example
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -352,6 +353,15 @@ class Family:
     def ordinal(self) -> bool:
         return False
 
+    @property
+    def nominal(self) -> bool:
+        """True for the categorical family: one linear predictor per non-reference category."""
+        return False
+
+    def eta_names(self, response: Response) -> tuple[str, ...]:
+        """Names of the linear predictors when there are several (categorical: ``mu<level>``), else ()."""
+        return ()
+
     def check_link(self, link: str | None) -> str:
         """Return the link to use, or raise if ``link`` is not allowed for this family."""
         if link is None:
@@ -483,6 +493,69 @@ class OrdinalFamily(Family):
         return probs @ extra ** 2 - (probs @ extra) ** 2
 
 
+@dataclass(frozen=True)
+class CategoricalFamily(Family):
+    """Multinomial logit: ``P(y = k) ∝ exp(η_k)`` with ``η_ref = 0`` for the first (reference) category.
+
+    η has a trailing axis of length K − 1 (one linear predictor per non-reference category, named
+    ``mu<level>`` as in brms); the response ``y`` holds category codes 0..K-1.
+    """
+
+    @property
+    def nominal(self) -> bool:
+        return True
+
+    def eta_names(self, response: Response) -> tuple[str, ...]:
+        return tuple("mu" + re.sub(r"\s+", "_", level) for level in response.levels[1:])
+
+    def category_probs(self, eta: np.ndarray, link: str, aux: dict, variance=None,
+                       quad_points: int | None = None) -> np.ndarray:
+        """Softmax over (0, η): trailing category axis of length K. With ``variance`` (the (..., K-1, K-1)
+        covariance of the group-level part) the probabilities are averaged over it by quasi-Monte Carlo."""
+        def softmax(e):
+            full = np.concatenate([np.zeros(e.shape[:-1] + (1,)), e], axis=-1)
+            return special.softmax(full, axis=-1)
+
+        if variance is None:
+            return softmax(eta)
+        chol = np.linalg.cholesky(variance + 1e-12 * np.eye(variance.shape[-1]))
+        nodes = _normal_nodes(quad_points or 256, eta.shape[-1])
+        out = 0.0
+        for t in nodes:  # running mean: memory stays at a few arrays of η's size
+            out = out + softmax(eta + chol @ t)
+        return out / len(nodes)
+
+    def observed(self, response: Response) -> np.ndarray:
+        return response.y.astype("int64")
+
+    def response_mean(self, eta, link, aux, extra=None, variance=None, quad_points=None):
+        raise GLMMInputError("a categorical response has no mean on one scale; use kind='probs' "
+                             "(the probability of each category)")
+
+    def draw(self, rng, eta, link, aux, extra=None):
+        probs = self.category_probs(eta, link, aux)
+        u = rng.random(probs.shape[:-1] + (1,))
+        return (np.cumsum(probs, axis=-1)[..., :-1] < u).sum(axis=-1)
+
+    def loglik(self, y, eta, link, aux, extra=None):
+        full = np.concatenate([np.zeros(eta.shape[:-1] + (1,)), eta], axis=-1)
+        logp = full - special.logsumexp(full, axis=-1, keepdims=True)
+        codes = np.broadcast_to(np.asarray(y, dtype=np.int64), logp.shape[:-1])
+        return np.take_along_axis(logp, codes[..., None], axis=-1)[..., 0]
+
+    def response_variance(self, eta, link, aux, extra=None):
+        raise GLMMInputError("a categorical response has no variance on one scale (R² and dispersion "
+                             "checks are for numeric responses)")
+
+
+def _normal_nodes(n: int, dim: int) -> np.ndarray:
+    """``n`` scrambled-Sobol standard-normal points in ``dim`` dimensions (fixed seed: reproducible)."""
+    from scipy.stats import qmc
+
+    u = qmc.Sobol(dim, scramble=True, seed=0).random(n)
+    return special.ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+
+
 FAMILIES: dict[str, Family] = {}
 
 
@@ -510,7 +583,8 @@ _FAMILY_ALIASES = {"normal": "gaussian", "logistic": "bernoulli", "binary": "ber
                    "zip": "zero_inflated_poisson", "zinb": "zero_inflated_negativebinomial",
                    "zero_inflated_negative_binomial": "zero_inflated_negativebinomial",
                    "hurdle_negative_binomial": "hurdle_negativebinomial", "lognormal_aft": "lognormal",
-                   "log_normal": "lognormal"}
+                   "log_normal": "lognormal", "multinomial": "categorical", "nominal": "categorical",
+                   "multinomial_logit": "categorical"}
 
 
 def _sigma_prior(response: Response, link: str) -> Prior:
@@ -746,3 +820,22 @@ register(OrdinalFamily(
     mean=None, simulate=None, variance=None, logpdf=None,  # category probabilities: see OrdinalFamily
     discrete=True, location="latent", intercept=False,
     description="P(y <= k) = F(cutpoint[k] - eta), F logistic or normal; no intercept"))
+
+
+def _categorical_dist(eta, link, aux, extra):
+    pt = _pt()
+    logits = pt.concatenate([pt.zeros((eta.shape[0], 1)), eta], axis=1)
+    return _pm().Categorical.dist(logit_p=logits)
+
+
+def _check_categorical(response: Response, family: str) -> None:
+    if response.levels is None or len(response.levels) < 2:
+        raise GLMMInputError("family 'categorical' needs a response with at least 2 categories")
+
+
+register(CategoricalFamily(
+    name="categorical", links=("logit",), aux=(),
+    check=_check_categorical, dist=_categorical_dist,
+    mean=None, simulate=None, variance=None, logpdf=None,  # category probabilities: see CategoricalFamily
+    discrete=True, location="latent",
+    description="P(y = k) = softmax(0, eta_2, ..., eta_K): multinomial logit, first level the reference"))

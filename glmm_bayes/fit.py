@@ -104,9 +104,9 @@ class Fit:
             u = self.random_effects()[block.key].values
             flat = u.reshape(-1, *u.shape[2:])
             q = np.quantile(flat, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
-            levels = np.repeat(block.levels, len(block.columns))
+            levels = np.repeat(block.levels, len(block.coef_names))
             frames.append(pd.DataFrame({
-                "group": block.label, "level": levels, "column": np.tile(block.columns, len(block.levels)),
+                "group": block.label, "level": levels, "column": np.tile(block.coef_names, len(block.levels)),
                 "mean": flat.mean(axis=0).ravel(), "sd": flat.std(axis=0, ddof=1).ravel(),
                 lo_name: q[0].ravel(), hi_name: q[1].ravel()}))
         if not frames:
@@ -238,7 +238,7 @@ class Fit:
 
         return plot_khat(self)
 
-    def caterpillar(self, group: str | None = None, column: str = "Intercept", prob: float = 0.95):
+    def caterpillar(self, group: str | None = None, column: str | None = None, prob: float = 0.95):
         """Random-effects (caterpillar) plot for one grouping factor."""
         from glmm_bayes.plots import plot_caterpillar
 

@@ -50,7 +50,11 @@ def plot_ppc(fit, kind: str | None = None, group: str | None = None, stat: str =
         ax.plot([], [], color="C0", label="replicated")
         ax.set_ylabel("density")
     elif kind == "bars":
-        values = np.arange(int(min(y.min(), 0)), int(np.percentile(np.r_[y, y_rep.ravel()], 99)) + 1)
+        if design.family.nominal:  # category codes 0..K-1, labelled with the categories
+            values = np.arange(len(design.response.levels))
+            ax.set_xticks(values, design.response.levels)
+        else:
+            values = np.arange(int(min(y.min(), 0)), int(np.percentile(np.r_[y, y_rep.ravel()], 99)) + 1)
         obs = np.array([(y == v).sum() for v in values])
         rep = np.array([[(row == v).sum() for v in values] for row in y_rep[:: max(1, len(y_rep) // 400)]])
         lo, mid, hi = np.percentile(rep, [5, 50, 95], axis=0)
@@ -141,12 +145,16 @@ def plot_loo_pit(fit, seed: int | None = 0):
     return fig
 
 
-def plot_caterpillar(fit, group: str | None = None, column: str = "Intercept", prob: float = 0.95):
-    """Group-level effects of one grouping factor, sorted, with credible intervals."""
+def plot_caterpillar(fit, group: str | None = None, column: str | None = None, prob: float = 0.95):
+    """Group-level effects of one grouping factor, sorted, with credible intervals.
+
+    ``column`` defaults to the group's first effect (usually ``Intercept``)."""
     r = fit.ranef(prob=prob)
     if r.empty:
         raise GLMMInputError("this model has no group-level effects")
     group = group or r["group"].iloc[0]
+    if column is None:
+        column = r.loc[r["group"] == group, "column"].iloc[0] if (r["group"] == group).any() else "Intercept"
     sel = r[(r["group"] == group) & (r["column"] == column)]
     if sel.empty:
         raise GLMMInputError(f"no group-level effect '{column}' for '{group}'; available: "

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from glmm_bayes.builder import centring, fixed_groups
+from glmm_bayes.builder import centring, fixed_groups, intercept_names
 from glmm_bayes.design import _P_RE
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.families import LINKS, gh_expectation
@@ -69,15 +69,17 @@ class DrawSet:
         design, priors = fit.model.design, fit.model.prior_set
         post = fit.posterior
         self.chains, self.draws = post.sizes["chain"], post.sizes["draw"]
-        b = np.zeros((self.chains * self.draws, len(design.X_columns)))
-        centred = centring(design, priors) is not None
-        if centred:
-            b[:, design.X_columns.index("Intercept")] = _stack(post["Intercept"])
+        names = design.coef_names
+        b = np.zeros((self.chains * self.draws, len(names)))
+        centred = intercept_names(design) if centring(design, priors) is not None else []
+        if centred:  # (S,) or, one per linear predictor, (S, K-1)
+            b[:, [names.index(n) for n in centred]] = _stack(post["Intercept"]).reshape(len(b), -1)
         for var, cols in fixed_groups(priors, centred).items():
             values = _stack(post[var])
             for j, col in enumerate(cols):
-                b[:, design.X_columns.index(col)] = values[:, j]
-        self.b = b
+                b[:, names.index(col)] = values[:, j]
+        self.b = b  # (S, coefficients); categorical: category-major, see fixed_eta
+        self.n_eta = len(design.eta_names)
         self.aux = {name: _stack(post[name]) for name in priors.aux}
         self.u = {key: _stack(da) for key, da in fit.random_effects().items()}  # (S, L, k)
         self.cov = {}
@@ -93,6 +95,13 @@ class DrawSet:
     def n_draws(self) -> int:
         return self.b.shape[0]
 
+    def fixed_eta(self, X: np.ndarray) -> np.ndarray:
+        """The fixed part of η for design rows ``X``: (S, n), or (S, n, K-1) for several linear predictors."""
+        if not self.n_eta:
+            return self.b @ X.T
+        B = self.b.reshape(self.n_draws, self.n_eta, X.shape[1])
+        return np.einsum("scp,np->snc", B, X)
+
 
 def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: str = "conditional",
             prob: float = 0.95, allow_new_levels: bool = True, seed: int | None = None,
@@ -106,9 +115,11 @@ def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: st
         raise GLMMInputError(f"prob must be between 0 and 1, got {prob!r}")
     design = fit.model.design
     family = design.family
-    if kind == "probs" and not family.ordinal:
-        raise GLMMInputError(f"kind='probs' (category probabilities) is for ordinal families; family "
-                             f"'{family.name}' gives kind='mean' or 'pps'")
+    if kind == "probs" and not (family.ordinal or family.nominal):
+        raise GLMMInputError(f"kind='probs' (category probabilities) is for ordinal and categorical families; "
+                             f"family '{family.name}' gives kind='mean' or 'pps'")
+    if kind == "mean" and family.nominal:
+        kind = "probs"  # the mean of a categorical outcome is its vector of category probabilities
     rng = np.random.default_rng(seed)
     data = design.data if newdata is None else newdata
     eta, variance, ds = _linear_predictor(fit, data, re, allow_new_levels, rng)
@@ -122,9 +133,15 @@ def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: st
     elif kind == "mean":
         values = family.response_mean(eta, design.link, aux, extra, variance, quad_points)
     else:
-        if re == "marginal":  # pps: fresh group effects per row
+        if re == "marginal" and family.nominal:  # pps: fresh group effects per row, correlated across η
+            chol = np.linalg.cholesky(variance + 1e-12 * np.eye(eta.shape[-1]))
+            eta = eta + np.einsum("snij,snj->sni", chol, rng.standard_normal(eta.shape))
+        elif re == "marginal":  # pps: fresh group effects per row
             eta = eta + rng.standard_normal(eta.shape) * np.sqrt(variance)
         values = family.draw(rng, eta, design.link, aux, extra).astype(float)
+        if family.nominal:  # as brms: per row, the share of predictive draws in each category
+            onehot = (values[..., None] == np.arange(len(design.response.levels))).astype(float)
+            return _summarise_probs(onehot, ds, prob, re, design.response.levels, kind="pps")
     return _summarise(values, ds, prob, kind, re)
 
 
@@ -134,7 +151,7 @@ def _linear_predictor(fit, data: pd.DataFrame, re: str, allow_new_levels: bool, 
     design = fit.model.design
     new = design.evaluate(data)
     ds = DrawSet(fit)
-    eta = ds.b @ new.X.T  # (S, n)
+    eta = ds.fixed_eta(new.X)  # (S, n) or (S, n, K-1)
     if re == "conditional":
         for block, codes, Z, levels in zip(design.blocks, new.codes, new.Z, new.new_levels):
             if levels and not allow_new_levels:
@@ -145,8 +162,9 @@ def _linear_predictor(fit, data: pd.DataFrame, re: str, allow_new_levels: bool, 
             eta += _conditional_effects(ds, block, codes, Z, rng)
     variance = None
     if re == "marginal":
+        no_blocks = np.zeros(eta.shape + eta.shape[2:])  # (S, n), or (S, n, C, C) for C linear predictors
         variance = sum(_re_variance(ds.cov[b.key], Z) for b, Z in zip(design.blocks, new.Z)) \
-            if design.blocks else np.zeros_like(eta)
+            if design.blocks else no_blocks
     return eta, variance, ds
 
 
@@ -201,9 +219,12 @@ def integrated_loglik(fit, quad_points: int = 40) -> np.ndarray:
     """
     design = fit.model.design
     olre = observation_level_blocks(design)
+    if design.eta_names:
+        raise GLMMInputError("the integrated log-likelihood for observation-level effects is not available for "
+                             "the categorical family (its effects are vectors); use fit.loo(reloo=True) or kfold")
     ds = DrawSet(fit)
     new = design.evaluate(design.data)
-    eta = ds.b @ new.X.T
+    eta = ds.fixed_eta(new.X)
     variance = np.zeros_like(eta)
     rng = np.random.default_rng(0)
     for block, codes, Z in zip(design.blocks, new.codes, new.Z):
@@ -235,23 +256,41 @@ def marginal_inverse_link(link, eta: np.ndarray, variance: np.ndarray, quad_poin
 
 
 def _re_variance(cov: np.ndarray, Z: np.ndarray) -> np.ndarray:
-    """Per draw and row: zᵀ Σ z. ``cov`` (S, k, k), ``Z`` (n, k) → (S, n)."""
-    return np.einsum("nk,skj,nj->sn", Z, cov, Z)
+    """Per draw and row: zᵀ Σ z. ``cov`` (S, k, k), ``Z`` (n, k) → (S, n).
+
+    With several linear predictors (``cov`` (S, C·k, C·k), category-major) the covariance of the
+    per-row random parts across them: (S, n, C, C).
+    """
+    k = Z.shape[1]
+    if cov.shape[1] == k:
+        return np.einsum("nk,skj,nj->sn", Z, cov, Z)
+    c = cov.shape[1] // k
+    blocks = cov.reshape(cov.shape[0], c, k, c, k)
+    return np.einsum("nk,sckdj,nj->sncd", Z, blocks, Z)
 
 
 def _conditional_effects(ds: DrawSet, block, codes: np.ndarray, Z: np.ndarray, rng) -> np.ndarray:
-    u = ds.u[block.key]  # (S, L, k)
+    """Each row's group-level part of η: (S, n), or (S, n, K-1) for several linear predictors.
+    Rows of levels not seen in fitting get effects drawn from N(0, Σ) (one draw per new level)."""
+    u = ds.u[block.key]  # (S, L, k), or (S, L, C·k) category-major
     known = codes >= 0
-    out = np.zeros((ds.n_draws, len(codes)))
+    n_eta, k = len(block.eta_names), Z.shape[1]
+    out = np.zeros((ds.n_draws, len(codes)) + ((n_eta,) if n_eta else ()))
+
+    def per_row(effects, rows):  # effects (S, rows, C·k) → (S, rows[, C])
+        if not n_eta:
+            return np.einsum("snk,nk->sn", effects, Z[rows])
+        return np.einsum("snck,nk->snc", effects.reshape(*effects.shape[:2], n_eta, k), Z[rows])
+
     if known.any():
-        out[:, known] = np.einsum("snk,nk->sn", u[:, codes[known], :], Z[known])
+        out[:, known] = per_row(u[:, codes[known], :], known)
     if (~known).any():
         new_codes, inverse = np.unique(codes[~known], return_inverse=True)
         # one fresh draw per new level (rows of the same new level share it), per posterior draw
         chol = np.linalg.cholesky(ds.cov[block.key] + 1e-12 * np.eye(u.shape[2]))
         z = rng.standard_normal((ds.n_draws, len(new_codes), u.shape[2]))
         u_new = np.einsum("skj,slj->slk", chol, z)
-        out[:, ~known] = np.einsum("snk,nk->sn", u_new[:, inverse, :], Z[~known])
+        out[:, ~known] = per_row(u_new[:, inverse, :], ~known)
     return out
 
 
@@ -274,8 +313,10 @@ def _extra(design, data: pd.DataFrame) -> np.ndarray | None:
     return None
 
 
-def _summarise_probs(probs: np.ndarray, ds: "DrawSet", prob: float, re: str, levels: list[str]) -> Prediction:
-    """Long table of category probabilities: one row per (obs, category)."""
+def _summarise_probs(probs: np.ndarray, ds: "DrawSet", prob: float, re: str, levels: list[str],
+                     kind: str = "probs") -> Prediction:
+    """Long table of category probabilities (or, ``kind="pps"``, 0/1 indicators of the predicted
+    category): one row per (obs, category)."""
     lo, hi = (1 - prob) / 2, (1 + prob) / 2
     n, k = probs.shape[1], probs.shape[2]
     q = np.quantile(probs, [lo, hi], axis=0)
@@ -283,8 +324,8 @@ def _summarise_probs(probs: np.ndarray, ds: "DrawSet", prob: float, re: str, lev
                         "mean": probs.mean(axis=0).ravel(), "sd": probs.std(axis=0, ddof=1).ravel(),
                         f"q{100 * lo:g}": q[0].ravel(), f"q{100 * hi:g}": q[1].ravel()})
     table.draws = xr.DataArray(probs.reshape(ds.chains, ds.draws, n, k), dims=("chain", "draw", "obs", "category"),
-                               coords={"category": levels}, name="probs")
-    table.kind, table.re = "probs", re
+                               coords={"category": levels}, name=kind)
+    table.kind, table.re = kind, re
     return table
 
 

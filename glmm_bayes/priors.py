@@ -220,7 +220,9 @@ def resolve_priors(design, user: dict[str, str] | None = None) -> PriorSet:
     """Fill in data-scaled defaults and apply the user's prior keys (see module docstring).
 
     Keys: ``Intercept``, ``b``, ``b_<column>``, ``sd``, ``sd_<group>``, ``cor``,
-    ``cor_<group>`` and the family's parameter names. An unknown key is an error.
+    ``cor_<group>`` and the family's parameter names. A categorical model also takes
+    ``b_<eta>_<column>`` for one category's coefficient (``b_mu2_x``); ``b_<column>`` and
+    ``Intercept`` apply to every category. An unknown key is an error.
     """
     if user is not None and not isinstance(user, dict):
         raise GLMMInputError(f"priors must be a dict of key -> prior string, got {type(user).__name__}")
@@ -253,15 +255,18 @@ def resolve_priors(design, user: dict[str, str] | None = None) -> PriorSet:
     x_mean = design.X.mean(axis=0) if design.n else np.zeros(design.X.shape[1])
     slope = [j for j, c in enumerate(design.X_columns) if c != "Intercept"]
     fixed = {}
-    for j, col in enumerate(design.X_columns):
+    for name in design.coef_names:  # the columns of X, or (categorical) <eta>_<column> for each η
+        j = design.coef_position(name)[1]
+        col = design.X_columns[j]
+        specific = [f"b_{name}"] if name != col else []
         if col == "Intercept":
             spread = np.sqrt(1 + np.sum((x_mean[slope] / x_sd[slope]) ** 2))
             default = Prior("normal", (_round(loc), _round(2.5 * scale * spread)))
-            fixed[col] = pick("b_Intercept", ["b_Intercept", "Intercept"], default)
+            fixed[name] = pick(f"b_{name}", specific + ["b_Intercept", "Intercept"], default)
         else:
             default = Prior("normal", (0.0, _round(2.5 * scale / x_sd[j])))
-            fixed[col] = pick(f"b_{col}", [f"b_{col}", "b"], default)
-        fixed[col].require_support({"real", "positive", "interval", "unit"}, f"b_{col}", "a coefficient")
+            fixed[name] = pick(f"b_{name}", specific + [f"b_{col}", "b"], default)
+        fixed[name].require_support({"real", "positive", "interval", "unit"}, f"b_{name}", "a coefficient")
     sd, cor = {}, {}
     for block in design.blocks:
         label = block.label
@@ -283,7 +288,7 @@ def resolve_priors(design, user: dict[str, str] | None = None) -> PriorSet:
 
 def _valid_keys(design) -> set[str]:
     keys = {"b", "sd", "cor"} | set(design.family.aux_names)
-    keys |= {f"b_{c}" for c in design.X_columns}
+    keys |= {f"b_{c}" for c in design.X_columns} | {f"b_{c}" for c in design.coef_names}
     if "Intercept" in design.X_columns:
         keys.add("Intercept")
     for block in design.blocks:

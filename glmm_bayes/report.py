@@ -36,11 +36,12 @@ def _figures(fit) -> list[dict]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for block in fit.model.design.blocks:
-            for column in block.columns:
+            for column in block.coef_names:
                 out.append({"caption": f"Group-level effects: {column} by {block.label}",
                             "png": _png(fit.caterpillar(block.label, column))})
         out.append({"caption": "Posterior predictive check", "png": _png(fit.plot_ppc())})
-        out.append({"caption": "LOO-PIT calibration", "png": _png(fit.plot_loo_pit())})
+        if not fit.model.design.family.nominal:  # PIT values need ordered outcomes
+            out.append({"caption": "LOO-PIT calibration", "png": _png(fit.plot_loo_pit())})
         out.append({"caption": "PSIS-LOO Pareto k per observation", "png": _png(fit.plot_khat())})
     return out
 

@@ -492,7 +492,8 @@ FUZZ_RESPONSES = {"gaussian": ["y", "log(Age)", "Age", "y"], "bernoulli": ["yb",
                   "beta": ["prop"], "beta_binomial": ["p(s, n)"], "zero_inflated_poisson": ["count"],
                   "zero_inflated_negativebinomial": ["count"], "hurdle_poisson": ["count"],
                   "hurdle_negativebinomial": ["count"], "cumulative": ["rating"],
-                  "weibull": ["censored(time, status)", "time"], "exponential": ["censored(time, status)"]}
+                  "weibull": ["censored(time, status)", "time"], "exponential": ["censored(time, status)"],
+                  "categorical": ["h", "rating"]}
 FUZZ_BAD_RESPONSES = ["age", "nope", "g", "y[1]", "p(s, nope)", "censored(y, yb)", "p(n, s)", "count", "y"]
 FUZZ_FIXED = ["x", "Age", "C(g)", "x:h", "h", "I(x**2)", "np.log(Age)", "scale(x)", "x*h", "0", "C(Age)"]
 FUZZ_BAD_FIXED = ["age", "missing", "foo(x)", "log(x)", "x +", "eval(x)", "x )", "C(nope)"]

@@ -34,10 +34,11 @@ EXPECTED_COLUMNS = [
     "remission",
     "tumorcount",
     "mobility",
+    "discharge",
 ]
 INT_COLUMNS = ["DID", "Experience", "Married", "LengthofStay", "remission", "tumorcount", "mobility"]
 FLOAT_COLUMNS = ["Age", "WBC", "RBC", "IL6", "CRP"]
-STRING_COLUMNS = ["Sex", "CancerStage"]
+STRING_COLUMNS = ["Sex", "CancerStage", "discharge"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def df() -> pd.DataFrame:
 
 def test_columns_and_dtypes(df: pd.DataFrame) -> None:
     assert list(df.columns) == EXPECTED_COLUMNS
-    assert df.shape[1] == 14
+    assert df.shape[1] == 15
     for col in INT_COLUMNS:
         assert pd.api.types.is_integer_dtype(df[col]), col
     for col in FLOAT_COLUMNS:
@@ -176,7 +177,7 @@ def test_truth_structure() -> None:
     assert cuts == sorted(cuts)
     assert "b_Age" in mob and "b_LengthofStay" in mob
     assert mob["sd_DID__Intercept"] == 0.8
-    assert set(HOSPITAL_FORMULAS) == {"remission", "tumorcount", "mobility"}
+    assert set(HOSPITAL_FORMULAS) == {"remission", "tumorcount", "mobility", "discharge"}
     assert HOSPITAL_FORMULAS["remission"] == (
         "remission ~ IL6 + CRP + CancerStage + LengthofStay + Experience + (1 + IL6 | DID)"
     )
@@ -291,6 +292,23 @@ def test_mobility_ordinal(df: pd.DataFrame) -> None:
     old = df["Age"] > df["Age"].median()
     assert m[old].mean() > m[~old].mean()
     assert np.corrcoef(df["LengthofStay"], m)[0, 1] > 0
+
+
+def test_discharge_categorical(df: pd.DataFrame) -> None:
+    d = df["discharge"]
+    shares = d.value_counts(normalize=True)
+    assert set(shares.index) == {"home", "nursing", "rehab"} and shares.min() > 0.05
+    # older patients leave for a nursing home more often (b_munursing_Age > b_murehab_Age > 0)
+    old = df["Age"] > df["Age"].quantile(0.75)
+    assert (d[old] == "nursing").mean() > (d[~old] == "nursing").mean()
+    assert (d[old] == "home").mean() < (d[~old] == "home").mean()
+
+
+def test_earlier_columns_do_not_depend_on_discharge(df: pd.DataFrame) -> None:
+    """discharge is drawn last, so adding it left the 14 older columns of the default seed unchanged
+    (hash of the frame as generated before discharge existed, commit 3634ec9)."""
+    older = df.drop(columns="discharge")
+    assert int(pd.util.hash_pandas_object(older).sum()) == 8713428635567127360
 
 
 # ---------------------------------------------------------------- load

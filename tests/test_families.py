@@ -30,6 +30,8 @@ AUX = {
     "cumulative": {"cutpoints": np.array([-1.0, 0.3, 1.8])},
 }
 TRIALS = np.array([1, 5, 12, 30, 7, 3])
+# one linear predictor per row; the categorical family (several) has its own tests at the end
+SCALAR = sorted(n for n, f in FAMILIES.items() if not f.nominal)
 FAST = "FAST_COMPILE"  # one-off graphs: compiling them for speed would cost more than it saves
 
 
@@ -52,7 +54,7 @@ def _sample_y(family: str, rng) -> np.ndarray:
     return fam.draw(rng, _eta(family), fam.default_link, AUX[family], _extra(family)).astype(float)
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", SCALAR)
 def test_numpy_loglik_matches_pymc(family):
     fam = FAMILIES[family]
     rng = np.random.default_rng(1)
@@ -87,7 +89,7 @@ def test_censored_loglik_matches_pymc_censored(family):
                                                          AUX[family], None)[status != 1]) > 1e-6)
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", SCALAR)
 def test_simulation_matches_mean_and_variance(family):
     fam = FAMILIES[family]
     rng = np.random.default_rng(3)
@@ -102,7 +104,7 @@ def test_simulation_matches_mean_and_variance(family):
     np.testing.assert_allclose(y.var(axis=0), var, rtol=0.1)
 
 
-@pytest.mark.parametrize("family", sorted(set(FAMILIES) - {"cumulative"}))
+@pytest.mark.parametrize("family", sorted(set(SCALAR) - {"cumulative"}))
 def test_numpy_simulator_agrees_with_pymc_random(family):
     """Same distribution from two generators: compare means of 20,000 draws per row.
 
@@ -120,7 +122,7 @@ def test_numpy_simulator_agrees_with_pymc_random(family):
     assert np.all(np.abs(ours.mean(axis=0) - theirs.mean(axis=0)) < 5 * se), (ours.mean(0), theirs.mean(0))
 
 
-@pytest.mark.parametrize("family", sorted(n for n, f in FAMILIES.items() if f.discrete and not f.ordinal))
+@pytest.mark.parametrize("family", sorted(n for n in SCALAR if FAMILIES[n].discrete and not FAMILIES[n].ordinal))
 def test_discrete_densities_sum_to_one(family):
     fam = FAMILIES[family]
     mu = LINKS[fam.default_link].inverse(_eta(family))
@@ -159,6 +161,46 @@ def test_ordinal_category_probabilities():
 
     np.testing.assert_allclose(np.cumsum(gh)[:-1], norm.cdf((aux["cutpoints"] - 0.4) / np.sqrt(1 + 1.5 ** 2)),
                                atol=1e-6)
+
+
+# ---------------------------------------------------------------- categorical (η with K-1 columns)
+CAT_ETA = np.array([[0.0, 0.0], [1.2, -0.5], [-2.0, 0.7], [0.3, 2.5], [-0.4, -1.1]])
+
+
+def test_categorical_loglik_matches_pymc_and_probabilities_are_softmax():
+    fam = FAMILIES["categorical"]
+    y = np.array([0, 1, 2, 2, 1])
+    mine = fam.loglik(y, CAT_ETA, "logit", {})
+    theirs = pm.logp(fam.dist(CAT_ETA, "logit", {}, None), y).eval(mode=FAST)
+    np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+    probs = fam.category_probs(CAT_ETA, "logit", {})
+    full = np.exp(np.c_[np.zeros(5), CAT_ETA])
+    np.testing.assert_allclose(probs, full / full.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(np.exp(mine), probs[np.arange(5), y])
+
+
+def test_categorical_simulator_frequencies_match_probabilities_and_pymc():
+    fam = FAMILIES["categorical"]
+    eta = np.repeat(CAT_ETA[None], 40_000, axis=0)
+    ours = fam.draw(np.random.default_rng(1), eta, "logit", {})
+    theirs = pm.draw(fam.dist(CAT_ETA, "logit", {}, None), draws=40_000, random_seed=2, mode=FAST)
+    probs = fam.category_probs(CAT_ETA, "logit", {})
+    se = np.sqrt(probs * (1 - probs) / 40_000)
+    for draws in (ours, theirs):
+        freq = (draws[..., None] == np.arange(3)).mean(axis=0)
+        assert np.all(np.abs(freq - probs) < 5 * se + 1e-9), (freq, probs)
+
+
+def test_categorical_population_average_matches_monte_carlo():
+    """Averaging the softmax over correlated category effects (quasi-Monte Carlo) vs plain Monte Carlo."""
+    fam = FAMILIES["categorical"]
+    cov = np.array([[1.0, 0.6], [0.6, 2.0]])
+    eta = np.array([[0.5, -0.3]])
+    qmc = fam.category_probs(eta, "logit", {}, variance=cov[None])[0]
+    r = np.random.default_rng(3).multivariate_normal([0, 0], cov, size=400_000)
+    mc = fam.category_probs(eta + r, "logit", {}).mean(axis=0)
+    np.testing.assert_allclose(qmc, mc, atol=3e-3)
+    assert abs(qmc - fam.category_probs(eta, "logit", {})[0]).max() > 0.02  # not the typical-group value
 
 
 def test_weibull_survival_and_population_average():

@@ -189,7 +189,7 @@ RESPONSES = {"gaussian": ["y"], "student_t": ["y"], "bernoulli": ["yb", "h[b]"],
              "zero_inflated_poisson": ["cnt"], "zero_inflated_negativebinomial": ["cnt"], "hurdle_poisson": ["cnt"],
              "hurdle_negativebinomial": ["cnt"], "gamma": ["pos"], "lognormal": ["pos", "censored(pos, ev)"],
              "weibull": ["pos", "censored(pos, ev)"], "exponential": ["pos", "censored(pos, ev)"],
-             "beta": ["prop"], "cumulative": ["rating"]}
+             "beta": ["prop"], "cumulative": ["rating"], "categorical": ["h", "rating", "x2"]}
 SANE_PREDICTORS = ["x", "x2", "h", "C(x2)", "log(pos)", "scale(x)", "x:h", "x*h", "I(x ** 2)", "0", "center(x)"]
 SANE_GROUPS = ["(1 | g)", "(1 + x | g)", "(x || g)", "(0 + x | g)", "(1 | g/h)", "(1 | g) + (1 | h)", "(1 | g:h)"]
 
