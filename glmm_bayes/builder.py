@@ -44,7 +44,7 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -78,7 +78,7 @@ def centring(design: Design, priors: PriorSet) -> np.ndarray | None:
     dists = {priors.fixed[name].dist for name in intercept_names(design)}
     if len(dists) > 1 or not dists <= set(LOCATION_ARG):
         return None
-    means = design.X.mean(axis=0)
+    means = design.column_means
     means[cols.index("Intercept")] = 0.0
     return means
 
@@ -99,7 +99,7 @@ def scaling(design: Design, priors: PriorSet) -> np.ndarray:
     standardised column, which is exact (location–scale family) and gives NUTS comparable scales
     when predictors come in very different units (income in dollars next to a rate).
     """
-    sd = design.X.std(axis=0) if design.n else np.ones(len(design.X_columns))
+    sd = design.column_sds
     out = np.where(sd > 0, sd, 1.0)
     for name in design.coef_names:
         j = design.coef_position(name)[1]
@@ -270,12 +270,17 @@ def _centred_intercept(intercept_priors: list, shift, dims: str | None = None):
     return intercept_c
 
 
-def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None,
+                y: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Values of every ``pm.Data`` container for the given rows (all rows if None).
 
     Swapping these into a compiled model (nutpie ``with_data`` or ``pm.set_data``) refits or
-    evaluates on a subset of rows without rebuilding or recompiling anything.
+    evaluates on a subset of rows without rebuilding or recompiling anything. For an aggregated
+    design (:func:`~glmm_bayes.design.aggregate_design`) ``rows`` and ``y`` (an outcome per source
+    row, e.g. simulated) refer to the source rows: the counts are re-binned, the shapes stay.
     """
+    if design.row_map is not None:
+        return _aggregated_arrays(design, priors, rows, y)
     sel = slice(None) if rows is None else np.asarray(rows)
     out = {}
     if design.X_columns:
@@ -294,6 +299,19 @@ def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None
         y, status = response.y[sel].astype(float), response.status[sel]
         out["cens_lower"] = np.where(status == -1, y, -np.inf)
         out["cens_upper"] = np.where(status == 0, y, np.inf)
+    return out
+
+
+def _aggregated_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, np.ndarray]:
+    """Data of an aggregated design, with successes and trials counted over the chosen source rows
+    (a distinct row none of them falls in gets 0 of 0: no likelihood contribution)."""
+    out = data_arrays(replace(design, row_map=None), priors)
+    source = design.source.response
+    sel = np.arange(len(design.row_map)) if rows is None else np.asarray(rows)
+    trials = source.trials if source.trials is not None else np.ones(source.n)
+    y = source.y if y is None else np.asarray(y, dtype=float)
+    out["y_obs"] = np.bincount(design.row_map[sel], weights=y[sel], minlength=design.n).round().astype("int64")
+    out["trials"] = np.bincount(design.row_map[sel], weights=trials[sel], minlength=design.n).round().astype("int64")
     return out
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import formulae as fm
 import numpy as np
@@ -401,10 +401,27 @@ class Design:
     fixed_matrix: object = field(repr=False)
     dropped_rows: int = 0
     intercept_dropped: bool = False  # the family has no intercept (ordinal): formulae's column removed
+    row_map: np.ndarray | None = field(default=None, repr=False)  # aggregated design: source row → row here
+    source: "Design | None" = field(default=None, repr=False)  # aggregated design: the per-row design
+    _x_stats: tuple | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
         return self.response.n
+
+    @property
+    def column_means(self) -> np.ndarray:
+        """Mean of each column of X over the data rows (an aggregated design keeps its source's)."""
+        if self._x_stats is not None:
+            return self._x_stats[0].copy()
+        return self.X.mean(axis=0) if self.n else np.zeros(len(self.X_columns))
+
+    @property
+    def column_sds(self) -> np.ndarray:
+        """Standard deviation of each column of X over the data rows (an aggregated design keeps its source's)."""
+        if self._x_stats is not None:
+            return self._x_stats[1].copy()
+        return self.X.std(axis=0) if self.n else np.ones(len(self.X_columns))
 
     @property
     def eta_names(self) -> tuple[str, ...]:
@@ -571,6 +588,37 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
     blocks = _build_blocks(parsed, df, X_columns, fam.eta_names(response))
     return Design(formula, parsed, fam, link, response, X, X_columns, blocks, df, fixed_matrix, dropped,
                   intercept_dropped=not fam.intercept)
+
+
+def aggregate_design(design: Design, min_ratio: float = 2.0) -> Design | None:
+    """Identical Bernoulli (or binomial) rows merged into binomial counts, or None when that saves little.
+
+    Rows with the same fixed-effect row, group levels and group-level columns share one success
+    probability, so their Bernoulli likelihoods multiply to a binomial one (up to the constant
+    binomial coefficient): the posterior is exactly the same, with one likelihood term per distinct
+    row. Returns the aggregated design (family ``binomial``, ``row_map`` from source rows, ``source``
+    the per-row design, the source's column means and sds for centring/scaling) when it has at most
+    ``1 / min_ratio`` of the rows.
+
+    >>> df = pd.DataFrame({"y": [0, 1, 1, 0, 1, 1], "f": list("aabbbb"), "g": list("xxxyyy")})
+    >>> agg = aggregate_design(make_design("y ~ f + (1 | g)", df, family="bernoulli"))
+    >>> agg.n, agg.response.y.tolist(), agg.response.trials.tolist()
+    (3, [1.0, 1.0, 2.0], [2.0, 1.0, 3.0])
+    """
+    if design.family.name not in ("bernoulli", "binomial") or design.row_map is not None or not design.n:
+        return None
+    key = np.column_stack([design.X] + [np.column_stack([b.codes, b.Z]) for b in design.blocks]
+                          + [np.zeros((design.n, 0))])
+    _, first, row_map = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    if len(first) * min_ratio > design.n:
+        return None
+    row_map = row_map.ravel()
+    trials = design.response.trials if design.response.trials is not None else np.ones(design.n)
+    response = Response(design.response.name, np.bincount(row_map, weights=design.response.y),
+                        np.bincount(row_map, weights=trials), event_level=design.response.event_level)
+    blocks = [replace(b, codes=b.codes[first], Z=b.Z[first]) for b in design.blocks]
+    return replace(design, family=get_family("binomial"), response=response, X=design.X[first], blocks=blocks,
+                   row_map=row_map, source=design, _x_stats=(design.column_means, design.column_sds))
 
 
 def _warn_separation(X: np.ndarray, columns: list[str], response: Response) -> None:

@@ -21,11 +21,12 @@ import json
 import shutil
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from glmm_bayes import inference
 from glmm_bayes.builder import build_model, data_arrays
-from glmm_bayes.design import Design, make_design
+from glmm_bayes.design import Design, aggregate_design, make_design
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.fit import Fit, environment
 from glmm_bayes.priors import PriorSet, resolve_priors
@@ -55,7 +56,7 @@ class GLMM:
     def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None,
                  priors: dict[str, str] | None = None, categorical: list[str] | None = None,
                  na_action: str = "error", name: str = "model", data_source: str | None = None,
-                 sampler: dict | None = None):
+                 sampler: dict | None = None, aggregate: bool = True):
         if priors is not None and not isinstance(priors, dict):
             raise GLMMInputError(f"priors must be a dict of key -> prior string, got {type(priors).__name__}")
         if isinstance(categorical, str):
@@ -66,7 +67,10 @@ class GLMM:
                               sampler=dict(sampler or {}), na_action=na_action)
         self.spec.family = self.design.family.name
         self.prior_set: PriorSet = resolve_priors(self.design, self.spec.priors)
+        # identical Bernoulli/binomial rows are sampled as binomial counts (same posterior, fewer terms)
+        self.sampling_design: Design = (aggregate_design(self.design) if aggregate else None) or self.design
         self._pymc_model = None
+        self._sampling_model = None
         self._compiled = None
 
     @classmethod
@@ -99,6 +103,25 @@ class GLMM:
             self._pymc_model = build_model(self.design, self.prior_set)
         return self._pymc_model
 
+    @property
+    def sampling_model(self):
+        """The PyMC model NUTS samples: :attr:`pymc_model`, or with identical Bernoulli/binomial rows merged
+        into binomial counts (``aggregate=True``, when that at least halves the rows). Both have the same
+        parameters and posterior; log-likelihoods, predictions and checks stay per data row."""
+        if self.sampling_design is self.design:
+            return self.pymc_model
+        if self._sampling_model is None:
+            self._sampling_model = build_model(self.sampling_design, self.prior_set)
+        return self._sampling_model
+
+    def sampling_arrays(self, rows=None, y=None) -> dict:
+        """``pm.Data`` values of :attr:`sampling_model` for the given data rows (all if None) and,
+        optionally, another outcome per data row (SBC)."""
+        arrays = data_arrays(self.sampling_design, self.prior_set, rows, y)
+        if y is not None and self.sampling_design is self.design:
+            arrays["y_obs"] = np.asarray(y)[slice(None) if rows is None else rows].astype(arrays["y_obs"].dtype)
+        return arrays
+
     def graph(self):
         """The model graph: a graphviz diagram when Graphviz is installed, else a text description."""
         import pymc as pm
@@ -124,7 +147,7 @@ class GLMM:
                  "target_accept": target_accept}
         settings.update({k: v for k, v in given.items() if v is not None})
         inference.check_settings(**settings)
-        model = self.pymc_model
+        model = self.sampling_model
         with inference.Timer() as timer, warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)
             warnings.filterwarnings("ignore", message=".*divergence_message.*")
@@ -134,7 +157,7 @@ class GLMM:
                     self._compiled = inference.compile_nutpie(model)
                 compiled = self._compiled
             idata = inference.sample(model, progressbar=progressbar, compiled=compiled, adaptation=adaptation,
-                                     **settings)
+                                     loglik_model=self.pymc_model, **settings)
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
         idata.attrs["glmm_environment"] = json.dumps(environment())
         return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn)
@@ -150,8 +173,8 @@ class GLMM:
 
         inference.check_settings(draws, tune, chains, seed, "nutpie", target_accept)
         if self._compiled is None:
-            self._compiled = inference.compile_nutpie(self.pymc_model)
-        compiled = self._compiled.with_data(**data_arrays(self.design, self.prior_set, rows))
+            self._compiled = inference.compile_nutpie(self.sampling_model)
+        compiled = self._compiled.with_data(**self.sampling_arrays(rows))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,

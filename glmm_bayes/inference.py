@@ -67,8 +67,11 @@ def check_settings(draws: int, tune: int, chains: int, seed, backend: str, targe
 
 def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
            backend: str = DEFAULT_BACKEND, target_accept: float = 0.8, progressbar: bool = True,
-           compiled=None, adaptation: str = "diag"):
+           compiled=None, adaptation: str = "diag", loglik_model=None):
     """Run NUTS on ``model``; return a DataTree with the pointwise log-likelihood added.
+
+    ``loglik_model``: the model whose rows the pointwise log-likelihood is for, when ``model`` samples
+    the same parameters on other rows (identical Bernoulli rows aggregated into binomial counts).
 
     ``compiled`` is a nutpie compiled model to re-use (no recompilation). ``adaptation``
     (nutpie only): ``"diag"`` mass matrix (default) or ``"low_rank"`` — better when a few
@@ -104,7 +107,7 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed:
         sizes = idata["posterior"].sizes
         if backend == "pymc" and (sizes["draw"] < draws or sizes["chain"] < chains):  # PyMC swallowed a Ctrl-C
             idata = keep_partial(idata)
-    return add_log_likelihood(model, idata)
+    return add_log_likelihood(model if loglik_model is None else loglik_model, idata)
 
 
 def compile_nutpie(model):

@@ -91,16 +91,13 @@ def _replicate(payload: dict) -> dict:
     fit_model = cached_model(payload["fit_spec"], payload["data"])
     rng_seed = payload["seed"]
     truth, y = payload["truth"], payload["y"]
-    from glmm_bayes.builder import data_arrays
     import nutpie
 
     if fit_model._compiled is None:
         from glmm_bayes import inference
 
-        fit_model._compiled = inference.compile_nutpie(fit_model.pymc_model)
-    values = data_arrays(fit_model.design, fit_model.prior_set)
-    values["y_obs"] = y.astype(values["y_obs"].dtype)
-    compiled = fit_model._compiled.with_data(**values)
+        fit_model._compiled = inference.compile_nutpie(fit_model.sampling_model)
+    compiled = fit_model._compiled.with_data(**fit_model.sampling_arrays(y=y))
     post = nutpie.sample(compiled, draws=payload["draws"], tune=payload["tune"], chains=1, seed=rng_seed,
                          progress_bar=False, save_warmup=False, cores=1)
     draws = _labelled(post["posterior"].to_dataset(), parameter_refs(fit_model.design, fit_model.prior_set))
