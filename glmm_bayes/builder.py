@@ -18,7 +18,8 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
   (``<key>__level``, ``<key>__coef``) — non-centred; ``sd_<key>`` (dims
   ``<key>__coef``); for a correlated block also ``chol_<key>`` (LKJ Cholesky
   covariance) and ``cor_<key>``; the effects are ``u = z · diag(sd) Lᵀ``
-  (``u = z · sd`` when uncorrelated), indexed per row by ``idx_<key>``;
+  (``u = z · sd`` when uncorrelated), indexed per row by ``idx_<key>``. A centred block
+  (:func:`centred_blocks`) samples ``u_<key> ~ N(0, Σ)`` itself instead of ``z_<key>``;
 * the categorical family has one linear predictor per non-reference category (dims ``eta``):
   its coefficients are named ``<eta>_<column>`` (``mu2_x``) in ``b``, η = X · B with B the
   (column × eta) matrix, the centred intercepts ``Intercept_c`` have dims ``eta``, and a block's
@@ -151,8 +152,66 @@ def parameter_refs(design: Design, priors: PriorSet) -> list[ParamRef]:
     return refs
 
 
-def build_model(design: Design, priors: PriorSet):
-    """Build the PyMC model (see module docstring for the variable layout)."""
+PARAMETERIZATIONS = ("auto", "noncentred", "centred")
+CENTRED_MIN_INFORMATION = 50.0  # "auto": centre a block when its typical level is this well informed
+
+
+def level_information(design: Design, block: GroupBlock) -> np.ndarray:
+    """Rough Fisher information about each level's intercept on the link scale, from the data alone.
+
+    Sum over the level's rows of the GLM working weight at the observed outcome: 1 / var(y) for
+    identity-link continuous families (var(log y) for lognormal), the count (≥ 0.5) for log-link
+    counts, n·p(1 − p) for binomial families; NaN when the family has no simple rule (then the block
+    stays non-centred). Times a group sd of 1 on the link scale (gaussian: 0.5 sd(y)) this is
+    the data-to-prior ratio that decides between the parameterisations (Papaspiliopoulos, Roberts &
+    Sköld 2007): non-centred when levels are weakly informed, centred when strongly.
+    """
+    family, response = design.family, design.response
+    y = response.y.astype(float)
+    if family.name in ("gaussian", "student_t") and design.link == "identity":
+        weight = np.full(design.n, 0.25)  # n_j / var(y) times a group sd of 0.5 sd(y)
+    elif family.name == "lognormal" and response.status is None:
+        weight = np.full(design.n, 0.25)
+    elif family.name in ("poisson", "negativebinomial") and design.link == "log":
+        weight = np.maximum(y, 0.5)
+        if family.name == "negativebinomial":  # overdispersion caps the information of large counts
+            weight = weight / (1 + weight / max(np.mean(y) ** 2 / max(np.var(y) - np.mean(y), 1e-9), 0.1))
+    elif family.name in ("bernoulli", "binomial") and design.link == "logit":
+        trials = response.trials if response.trials is not None else np.ones(design.n)
+        p = (y + 0.5) / (trials + 1.0) if response.trials is not None else np.full(design.n, np.clip(y.mean(), 0.01, 0.99))
+        weight = trials * p * (1 - p)
+    else:
+        return np.full(len(block.levels), np.nan)
+    return np.bincount(block.codes, weights=weight, minlength=len(block.levels))
+
+
+def centred_blocks(design: Design, parameterization: str | dict = "auto") -> list[str]:
+    """Keys of the group-level blocks to sample centred (``u ~ N(0, Σ)`` directly).
+
+    ``"noncentred"`` (every block ``u = z · diag(sd) Lᵀ``), ``"centred"`` (every block), ``"auto"``:
+    a block is centred when its median level information (:func:`level_information`) is at least
+    ``CENTRED_MIN_INFORMATION`` — e.g. counts in the thousands per group, where the non-centred form
+    mixes badly — and non-centred otherwise. A dict maps grouping factors (as written) to
+    ``"centred"``/``"noncentred"``; unnamed blocks use "auto".
+    """
+    choice = parameterization if isinstance(parameterization, dict) else {}
+    default = parameterization if isinstance(parameterization, str) else "auto"
+    out = []
+    for block in design.blocks:
+        mode = choice.get(block.label, default)
+        if mode == "auto":
+            info = level_information(design, block)
+            centred = bool(np.all(np.isfinite(info))) and float(np.median(info)) >= CENTRED_MIN_INFORMATION
+        else:
+            centred = mode == "centred"
+        if centred:
+            out.append(block.key)
+    return out
+
+
+def build_model(design: Design, priors: PriorSet, centred: list[str] = ()):
+    """Build the PyMC model (see module docstring for the variable layout); blocks in ``centred``
+    are sampled as ``u_<key>`` directly instead of ``z_<key>`` (see :func:`centred_blocks`)."""
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -195,7 +254,7 @@ def build_model(design: Design, priors: PriorSet):
             if centre is not None:
                 eta = eta + _centred_intercept([priors.fixed["Intercept"]], sum(slope_terms))
         for block in design.blocks:
-            eta = eta + _group_effects(block, priors)
+            eta = eta + _group_effects(block, priors, block.key in centred)
         aux = {name: _aux_variable(design, name, prior) for name, prior in priors.aux.items()}
         arrays = data_arrays(design, priors)
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
@@ -315,14 +374,15 @@ def _aggregated_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, n
     return out
 
 
-def _group_effects(block: GroupBlock, priors: PriorSet):
-    """Non-centred group-level effects of one block, gathered per row."""
+def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False):
+    """Group-level effects of one block (non-centred ``z``, or ``centred``: ``u`` itself), gathered per row."""
     import pymc as pm
 
     key, k = block.key, len(block.coef_names)
     level_dim, coef_dim = f"{key}__level", f"{key}__coef"
     idx = pm.Data(f"idx_{key}", block.codes, dims=OBS)
-    z = pm.Normal(f"z_{key}", 0.0, 1.0, dims=(level_dim, coef_dim))
+    if not centred:
+        z = pm.Normal(f"z_{key}", 0.0, 1.0, dims=(level_dim, coef_dim))
     sd_prior = priors.sd[key]
     if block.correlated:
         sd_dist = sd_prior.pymc_class().dist(**sd_prior.kwargs(), shape=k)
@@ -330,10 +390,11 @@ def _group_effects(block: GroupBlock, priors: PriorSet):
                                              sd_dist=sd_dist, compute_corr=True, store_in_trace=False)
         pm.Deterministic(f"sd_{key}", stds, dims=coef_dim)
         pm.Deterministic(f"cor_{key}", corr, dims=(coef_dim, f"{coef_dim}_bis"))
-        u = z @ chol.T
+        u = pm.MvNormal(f"u_{key}", mu=np.zeros(k), chol=chol, dims=(level_dim, coef_dim)) if centred \
+            else z @ chol.T
     else:
         sd = vector_prior(f"sd_{key}", [sd_prior] * k, dims=coef_dim)
-        u = z * sd
+        u = pm.Normal(f"u_{key}", 0.0, sd, dims=(level_dim, coef_dim)) if centred else z * sd
     if block.eta_names:  # categorical: u (levels, K-1 × columns) → per row (n, K-1)
         u = u.reshape((len(block.levels), len(block.eta_names), len(block.columns)))
         if block.intercept_only:

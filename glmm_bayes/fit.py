@@ -75,6 +75,9 @@ class Fit:
         out = {}
         for block in self.model.design.blocks:
             key = block.key
+            if f"u_{key}" in posterior:  # a centred block: the effects themselves were sampled
+                out[key] = posterior[f"u_{key}"]
+                continue
             z = posterior[f"z_{key}"]
             sd = posterior[f"sd_{key}"]
             if block.correlated:

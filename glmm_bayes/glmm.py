@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from glmm_bayes import inference
-from glmm_bayes.builder import build_model, data_arrays
+from glmm_bayes.builder import build_model, centred_blocks, data_arrays
 from glmm_bayes.design import Design, aggregate_design, make_design
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.fit import Fit, environment
@@ -56,7 +56,7 @@ class GLMM:
     def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None,
                  priors: dict[str, str] | None = None, categorical: list[str] | None = None,
                  na_action: str = "error", name: str = "model", data_source: str | None = None,
-                 sampler: dict | None = None, aggregate: bool = True):
+                 sampler: dict | None = None, aggregate: bool = True, parameterization: str = "auto"):
         if priors is not None and not isinstance(priors, dict):
             raise GLMMInputError(f"priors must be a dict of key -> prior string, got {type(priors).__name__}")
         if isinstance(categorical, str):
@@ -64,11 +64,12 @@ class GLMM:
         self.design: Design = make_design(formula, data, family, link, categorical, na_action)
         self.spec = ModelSpec(formula=formula, family=family, link=link, priors=dict(priors or {}),
                               categorical=list(categorical or []), data=data_source, name=name,
-                              sampler=dict(sampler or {}), na_action=na_action)
+                              sampler=dict(sampler or {}), na_action=na_action, parameterization=parameterization)
         self.spec.family = self.design.family.name
         self.prior_set: PriorSet = resolve_priors(self.design, self.spec.priors)
         # identical Bernoulli/binomial rows are sampled as binomial counts (same posterior, fewer terms)
         self.sampling_design: Design = (aggregate_design(self.design) if aggregate else None) or self.design
+        self.centred_blocks: list[str] = centred_blocks(self.design, parameterization)
         self._pymc_model = None
         self._sampling_model = None
         self._compiled = None
@@ -79,7 +80,7 @@ class GLMM:
         data = spec.load_data() if data is None else data
         return cls(spec.formula, data, family=spec.family, link=spec.link, priors=spec.priors,
                    categorical=spec.categorical, na_action=spec.na_action, name=spec.name,
-                   data_source=spec.data, sampler=spec.sampler)
+                   data_source=spec.data, sampler=spec.sampler, parameterization=spec.parameterization)
 
     @classmethod
     def from_attrs(cls, attrs: dict, data: pd.DataFrame) -> "GLMM":
@@ -100,7 +101,7 @@ class GLMM:
     def pymc_model(self):
         """The PyMC model (built on first access, then cached)."""
         if self._pymc_model is None:
-            self._pymc_model = build_model(self.design, self.prior_set)
+            self._pymc_model = build_model(self.design, self.prior_set, self.centred_blocks)
         return self._pymc_model
 
     @property
@@ -111,7 +112,7 @@ class GLMM:
         if self.sampling_design is self.design:
             return self.pymc_model
         if self._sampling_model is None:
-            self._sampling_model = build_model(self.sampling_design, self.prior_set)
+            self._sampling_model = build_model(self.sampling_design, self.prior_set, self.centred_blocks)
         return self._sampling_model
 
     def sampling_arrays(self, rows=None, y=None) -> dict:
@@ -133,12 +134,14 @@ class GLMM:
     # ---------------------------------------------------------- sampling
     def fit(self, draws: int | None = None, tune: int | None = None, chains: int | None = None,
             seed: int | None = None, backend: str | None = None, target_accept: float | None = None,
-            progressbar: bool = True, warn: bool = True, adaptation: str = "diag") -> Fit:
+            progressbar: bool = True, warn: bool = True, adaptation: str | None = None) -> Fit:
         """Sample the posterior with NUTS and return a :class:`Fit`.
 
         Unset arguments come from the spec's ``[sampler]`` table, then the
         defaults draws=1000, tune=1000, chains=4, backend="nutpie", target_accept=0.8.
-        ``adaptation`` (nutpie): ``"diag"`` or ``"low_rank"`` mass matrix (see :func:`inference.sample`).
+        ``adaptation`` (nutpie): ``"diag"`` or ``"low_rank"`` mass matrix (see :func:`inference.sample`);
+        default ``"low_rank"`` when a block is centred (:attr:`centred_blocks`: its effects and the
+        intercept then form a ridge that a diagonal mass matrix does not cross), else ``"diag"``.
         """
         settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": None,
                     "backend": inference.DEFAULT_BACKEND, "target_accept": 0.8}
@@ -147,6 +150,8 @@ class GLMM:
                  "target_accept": target_accept}
         settings.update({k: v for k, v in given.items() if v is not None})
         inference.check_settings(**settings)
+        if adaptation is None:
+            adaptation = "low_rank" if self.centred_blocks else "diag"
         model = self.sampling_model
         with inference.Timer() as timer, warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)

@@ -36,7 +36,7 @@ from glmm_bayes.errors import GLMMInputError
 SAMPLER_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "backend": str,
                 "target_accept": float}
 SPEC_KEYS = {"name", "formula", "family", "link", "data", "categorical", "priors", "sampler",
-             "na_action", "description"}
+             "na_action", "description", "parameterization"}
 
 
 @dataclass
@@ -53,6 +53,7 @@ class ModelSpec:
     sampler: dict = field(default_factory=dict)
     na_action: str = "error"
     description: str = ""
+    parameterization: str = "auto"  # group-level effects: "auto", "centred" or "noncentred"
     source: str | None = field(default=None, compare=False)  # the file it came from
 
     def __post_init__(self):
@@ -73,6 +74,11 @@ class ModelSpec:
                                  f"got {self.categorical!r}")
         self.categorical = list(self.categorical)
         self.sampler = check_sampler(self.sampler, f"spec '{self.name}'")
+        from glmm_bayes.builder import PARAMETERIZATIONS
+
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise GLMMInputError(f"spec '{self.name}': parameterization must be one of "
+                                 f"{', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
 
     # ---------------------------------------------------------- TOML
     @classmethod
@@ -106,13 +112,15 @@ class ModelSpec:
 
     def to_dict(self) -> dict:
         out = {k: v for k, v in asdict(self).items() if k != "source"}
+        if out.get("parameterization") == "auto":
+            out.pop("parameterization")
         return {k: v for k, v in out.items() if v not in (None, "", [], {})}
 
     def to_toml(self) -> str:
         """Serialise as TOML (JSON string quoting is valid TOML for basic strings)."""
         d = self.to_dict()
         lines = []
-        for key in ("name", "description", "formula", "family", "link", "data", "na_action"):
+        for key in ("name", "description", "formula", "family", "link", "data", "na_action", "parameterization"):
             if key in d:
                 lines.append(f"{key} = {json.dumps(d[key])}")
         if "categorical" in d:

@@ -1,0 +1,81 @@
+"""Centred vs non-centred group-level effects: the choice, and that both give the same posterior.
+
+``parameterization="auto"`` centres a block when its levels are very well informed by the data
+(counts in the thousands per group), where the non-centred form mixes badly — see
+tests/test_robustness.py::test_counts_in_the_millions, which fails with the non-centred form —
+and keeps the non-centred form otherwise. Here: the decision rule, the variables each form
+creates, the spec/save/load round trip, and equal posteriors from the two forms on one data set.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmm_bayes as gb
+from glmm_bayes.builder import centred_blocks, level_information
+
+
+def _counts(mean: float, groups: int = 12, rows: int = 8, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(groups), rows)
+    x = rng.normal(size=g.size)
+    eta = np.log(mean) + 0.3 * x + rng.normal(0, 0.4, groups)[g]
+    return pd.DataFrame({"y": rng.poisson(np.exp(eta)), "x": x, "g": g, "h": g % 3})
+
+
+def test_auto_centres_only_well_informed_blocks():
+    many = gb.GLMM("y ~ x + (1 | g)", _counts(5000.0), family="poisson")
+    few = gb.GLMM("y ~ x + (1 | g)", _counts(0.5), family="poisson")
+    assert many.centred_blocks == ["g"] and few.centred_blocks == []
+    info = level_information(many.design, many.design.blocks[0])
+    assert info.shape == (12,) and np.median(info) > 1e4
+    assert {v.name for v in many.pymc_model.free_RVs} >= {"u_g", "sd_g"}
+    assert "z_g" not in {v.name for v in many.pymc_model.free_RVs}
+    # explicit choices, per grouping factor
+    both = gb.GLMM("y ~ x + (1 | g) + (1 | h)", _counts(0.5), family="poisson",
+                   parameterization="centred")
+    assert both.centred_blocks == ["g", "h"]
+    assert centred_blocks(both.design, {"h": "centred"}) == ["h"]
+    assert gb.GLMM("y ~ x + (1 | g)", _counts(5000.0), family="poisson",
+                   parameterization="noncentred").centred_blocks == []
+    # families without a rule stay non-centred
+    df = _counts(50.0).assign(y=lambda d: d["y"] + 0.5)
+    assert gb.GLMM("y ~ x + (1 | g)", df, family="gamma").centred_blocks == []
+
+
+def test_bad_parameterization_is_a_clear_error():
+    with pytest.raises(gb.GLMMInputError, match="parameterization must be one of auto, noncentred, centred"):
+        gb.GLMM("y ~ x + (1 | g)", _counts(5.0), family="poisson", parameterization="centered")
+
+
+def test_both_forms_give_the_same_posterior(tmp_path):
+    """Correlated (1 + x | g), moderately informed groups: both forms sample the same posterior."""
+    rng = np.random.default_rng(4)
+    g = np.repeat(np.arange(15), 12)
+    x = rng.normal(size=g.size)
+    u = rng.multivariate_normal([0, 0], [[0.5, 0.1], [0.1, 0.2]], size=15)
+    df = pd.DataFrame({"y": 1 + 0.5 * x + u[g, 0] + u[g, 1] * x + rng.normal(0, 0.5, g.size), "x": x, "g": g})
+    summaries = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for form in ("centred", "noncentred"):
+            model = gb.GLMM("y ~ x + (1 + x | g)", df, parameterization=form)
+            fit = model.fit(draws=1000, tune=1000, chains=2, seed=2, progressbar=False)
+            summaries[form] = fit.summary()
+            if form == "centred":
+                assert model.centred_blocks == ["g"] and fit.random_effects()["g"].shape[-2:] == (15, 2)
+                loaded = gb.load(fit.save(tmp_path / "centred"))
+                assert loaded.model.centred_blocks == ["g"]
+                np.testing.assert_allclose(loaded.ranef()["mean"], fit.ranef()["mean"])
+                ranef_centred = fit.ranef()
+            else:
+                ranef_noncentred = fit.ranef()
+    a, b = summaries["centred"], summaries["noncentred"]
+    tolerance = 5 * np.hypot(a["mcse_mean"], b["mcse_mean"]) + 0.1 * b["sd"]
+    assert ((a["mean"] - b["mean"]).abs() < tolerance).all(), pd.concat([a["mean"], b["mean"]], axis=1)
+    np.testing.assert_allclose(a["sd"], b["sd"], rtol=0.25)
+    np.testing.assert_allclose(ranef_centred["mean"], ranef_noncentred["mean"], atol=0.1)
