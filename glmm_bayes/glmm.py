@@ -134,7 +134,8 @@ class GLMM:
     # ---------------------------------------------------------- sampling
     def fit(self, draws: int | None = None, tune: int | None = None, chains: int | None = None,
             seed: int | None = None, backend: str | None = None, target_accept: float | None = None,
-            progressbar: bool = True, warn: bool = True, adaptation: str | None = None) -> Fit:
+            progressbar: bool = True, warn: bool = True, adaptation: str | None = None,
+            method: str = "nuts", vi_steps: int = 30_000, vi_method: str = "advi") -> Fit:
         """Sample the posterior with NUTS and return a :class:`Fit`.
 
         Unset arguments come from the spec's ``[sampler]`` table, then the
@@ -142,6 +143,11 @@ class GLMM:
         ``adaptation`` (nutpie): ``"diag"`` or ``"low_rank"`` mass matrix (see :func:`inference.sample`);
         default ``"low_rank"`` when a block is centred (:attr:`centred_blocks`: its effects and the
         intercept then form a ridge that a diagonal mass matrix does not cross), else ``"diag"``.
+
+        ``method="vi"``: variational inference instead of NUTS, for data too big to sample
+        (:func:`inference.fit_vi`: ``vi_method`` "advi" or "fullrank_advi", ``vi_steps`` iterations,
+        ``draws`` draws in one chain). Its Pareto k diagnostic is in ``fit.diagnostics`` (a warning
+        when > 0.7).
         """
         settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": None,
                     "backend": inference.DEFAULT_BACKEND, "target_accept": 0.8}
@@ -150,6 +156,10 @@ class GLMM:
                  "target_accept": target_accept}
         settings.update({k: v for k, v in given.items() if v is not None})
         inference.check_settings(**settings)
+        if method not in ("nuts", "vi"):
+            raise GLMMInputError(f"method must be 'nuts' or 'vi', got {method!r}")
+        if method == "vi":
+            return self._fit_vi(settings, vi_steps, vi_method, progressbar, warn)
         if adaptation is None:
             adaptation = "low_rank" if self.centred_blocks else "diag"
         model = self.sampling_model
@@ -166,6 +176,14 @@ class GLMM:
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
         idata.attrs["glmm_environment"] = json.dumps(environment())
         return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn)
+
+    def _fit_vi(self, settings: dict, steps: int, vi_method: str, progressbar: bool, warn: bool) -> Fit:
+        with inference.Timer() as timer:
+            idata = inference.fit_vi(self.sampling_model, draws=settings["draws"], steps=steps, seed=settings["seed"],
+                                     method=vi_method, progressbar=progressbar, loglik_model=self.pymc_model)
+        idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
+        idata.attrs["glmm_environment"] = json.dumps(environment())
+        return Fit(self, idata, backend=f"vi ({vi_method})", seconds=timer.seconds, warn=warn)
 
     def refit(self, rows, draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
               target_accept: float = 0.8):

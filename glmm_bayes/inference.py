@@ -36,6 +36,7 @@ from glmm_bayes.errors import GLMMInputError
 BACKENDS = ("nutpie", "numpyro", "pymc")
 DEFAULT_BACKEND = "nutpie"
 RHAT_MAX = 1.01
+VI_K_MAX = 0.7  # Pareto k above which a variational approximation is not trusted (Yao et al. 2018)
 ESS_MIN = 400
 BFMI_MIN = 0.3
 
@@ -107,6 +108,68 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed:
         sizes = idata["posterior"].sizes
         if backend == "pymc" and (sizes["draw"] < draws or sizes["chain"] < chains):  # PyMC swallowed a Ctrl-C
             idata = keep_partial(idata)
+    return add_log_likelihood(model if loglik_model is None else loglik_model, idata)
+
+
+VI_METHODS = ("advi", "fullrank_advi")
+
+
+def fit_vi(model, *, draws: int = 1000, steps: int = 30_000, seed: int | None = None, method: str = "advi",
+           progressbar: bool = False, loglik_model=None):
+    """Variational inference (PyMC ADVI) for data too big for NUTS; a DataTree like :func:`sample`'s.
+
+    Fits a Gaussian approximation q on the unconstrained space (``"advi"``: mean-field;
+    ``"fullrank_advi"``: full covariance) by ``steps`` iterations of stochastic optimisation (Adam,
+    learning rate 0.01), then
+    draws ``draws`` points from q (one chain). Its quality is measured, not assumed: the Pareto k of
+    the importance ratios log p(θ, y) − log q(θ) over the draws (Yao et al. 2018) is stored as
+    ``attrs["vi_pareto_k"]`` — k < 0.5 good, 0.5–0.7 usable for means, > 0.7 the approximation is
+    unreliable (use NUTS).
+    """
+    import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
+    from arviz_stats.base import array_stats
+    from pytensor.graph import vectorize_graph
+    from scipy.stats import multivariate_normal
+
+    if method not in VI_METHODS:
+        raise GLMMInputError(f"vi method must be one of {', '.join(VI_METHODS)}, got {method!r}")
+    if not isinstance(steps, int) or steps < 100:
+        raise GLMMInputError(f"vi steps must be a whole number >= 100, got {steps!r}")
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        approx = pm.fit(steps, method=method, model=model, random_seed=seed, progressbar=progressbar,
+                        obj_optimizer=pm.adam(learning_rate=0.01))  # PyMC's default (adagrad) barely moves
+                                                                   # the scales in 10⁴ steps
+    mean = approx.mean.eval()
+    chol = np.diag(approx.std.eval()) if method == "advi" else np.linalg.cholesky(approx.cov.eval())
+    z = mean + np.random.default_rng(seed).standard_normal((draws, len(mean))) @ chol.T
+    log_q = multivariate_normal(mean, chol @ chol.T, allow_singular=True).logpdf(z)
+
+    ordering = approx.groups[0].ordering
+    q = pt.matrix("q", dtype="float64")
+    by_name = {v.name: v for v in model.value_vars}
+    replace = {by_name[name]: q[:, slc].reshape((q.shape[0], *shape)) for name, (_, slc, shape, _) in ordering.items()}
+    rvs = list(model.free_RVs) + list(model.deterministics)
+    outputs = vectorize_graph([model.logp(jacobian=True)] + model.replace_rvs_by_values(rvs), replace)
+    evaluate = pytensor.function([q], outputs, on_unused_input="ignore")
+    log_p, *values = evaluate(z)
+    _, khat = array_stats.psislw(np.asarray(log_p) - log_q)
+
+    posterior = {}
+    for rv, value in zip(rvs, values):  # value: (draws, *shape)
+        value = np.asarray(value)
+        dims = model.named_vars_to_dims.get(rv.name) or tuple(f"{rv.name}_dim_{i}" for i in range(value.ndim - 1))
+        posterior[rv.name] = xr.DataArray(value[None], dims=("chain", "draw", *dims))
+    used = {d for da in posterior.values() for d in da.dims}
+    ds = xr.Dataset(posterior).assign_coords({k: list(v) for k, v in model.coords.items()
+                                              if k in used and v is not None})
+    idata = xr.DataTree.from_dict({"posterior": ds.assign_coords(chain=[0], draw=np.arange(draws))})
+    idata.attrs.update({"glmm_method": "vi", "vi_method": method, "vi_steps": steps,
+                        "vi_pareto_k": float(khat), "vi_final_loss": float(approx.hist[-1])})
     return add_log_likelihood(model if loglik_model is None else loglik_model, idata)
 
 
@@ -217,6 +280,7 @@ class Diagnostics:
     bfmi: list[float]
     seconds: float = 0.0
     messages: list[str] = field(default_factory=list)
+    vi_pareto_k: float | None = None  # variational fits: Pareto k of the importance ratios
 
     @property
     def ok(self) -> bool:
@@ -233,6 +297,8 @@ class Diagnostics:
             ("min BFMI", f"{min(self.bfmi):.2f}" if self.bfmi else "n/a", "",
              not self.bfmi or min(self.bfmi) >= BFMI_MIN),
         ]
+        if self.vi_pareto_k is not None:  # a variational fit: only its Pareto k says anything
+            rows = [("VI Pareto k", f"{self.vi_pareto_k:.2f}", "importance ratios p/q", self.vi_pareto_k <= VI_K_MAX)]
         return pd.DataFrame(rows, columns=["check", "value", "where", "pass"])
 
     def __str__(self) -> str:
@@ -256,7 +322,7 @@ def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True)
     rhat = _flatten(az.rhat(checked))
     ess_bulk = _flatten(az.ess(checked, method="bulk"))
     ess_tail = _flatten(az.ess(checked, method="tail"))
-    stats = idata["sample_stats"].to_dataset()
+    stats = idata["sample_stats"].to_dataset() if "sample_stats" in idata.children else xr.Dataset()
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     bfmi = []
     if "energy" in stats:
@@ -266,6 +332,12 @@ def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True)
     d = Diagnostics(*_extreme(rhat, max), *_extreme(ess_bulk, min), *_extreme(ess_tail, min),
                     divergences, n_total, bfmi, seconds)
     d.messages = _messages(d, posterior.sizes["chain"])
+    if idata.attrs.get("glmm_method") == "vi":  # independent draws from an approximation: R-hat/ESS say nothing
+        d.vi_pareto_k = float(idata.attrs["vi_pareto_k"])
+        d.messages = [] if d.vi_pareto_k <= VI_K_MAX else [
+            f"Variational approximation: Pareto k of the importance ratios is {d.vi_pareto_k:.2f} (> {VI_K_MAX}): "
+            f"the approximation is far from the posterior, so its means and especially its intervals are "
+            f"unreliable. Fit with NUTS (method='nuts'), or use this only as a rough first look."]
     if int(idata.attrs.get("interrupted", 0)):
         d.messages.insert(0, f"Sampling was interrupted (Ctrl-C) after {posterior.sizes['draw']} draws per chain: "
                              f"the fit holds a partial run and these diagnostics are unreliable. Fit again to "

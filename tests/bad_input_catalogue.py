@@ -448,6 +448,10 @@ CASES: list[Case] = [
     Case("effects-unknown-variable", "prediction data", "`fit.effects('age')`",
          lambda: tiny_fit().effects("age"), "'age'"),
     # ------------------------------------------------------------ sampler options
+    Case("sampler-bad-method", "sampler options", "`fit(method='advi')` (the method is 'vi')",
+         lambda: gb.GLMM(SMALL_FORMULA, make_data()).fit(method="advi"), "'nuts' or 'vi'"),
+    Case("sampler-bad-vi-method", "sampler options", "`fit(method='vi', vi_method='svgd')`",
+         lambda: gb.GLMM(SMALL_FORMULA, make_data()).fit(method="vi", vi_method="svgd"), "advi, fullrank_advi"),
     Case("sampler-backend", "sampler options", "`fit(backend='stan')`", fit_with(backend="stan"), "'stan'"),
     Case("sampler-draws-zero", "sampler options", "`fit(draws=0)`", fit_with(draws=0), ">= 1"),
     Case("sampler-chains-zero", "sampler options", "`fit(chains=0)`", fit_with(chains=0), "chains"),
