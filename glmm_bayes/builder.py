@@ -209,6 +209,20 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     return out
 
 
+def intercept_block(design: Design, priors: PriorSet, centred: list[str]) -> str | None:
+    """The centred block whose effects are centred on the intercept too (``v = Intercept + u``), if any.
+
+    With a centred block of well-informed levels, each level's total ``Intercept + u_g`` is pinned by
+    the data but the split between them is not: a ridge that a diagonal mass matrix cannot follow.
+    Sampling ``v_g ~ N(Intercept, sd)`` instead (hierarchical centring; Gelfand, Sahu & Carlin 1995)
+    removes it. Applies to the first centred block with an ``Intercept`` column when the intercept is
+    the separate ``Intercept_c`` (one linear predictor, at least one slope).
+    """
+    if design.eta_names or centring(design, priors) is None:
+        return None
+    return next((b.key for b in design.blocks if b.key in centred and "Intercept" in b.columns), None)
+
+
 def build_model(design: Design, priors: PriorSet, centred: list[str] = ()):
     """Build the PyMC model (see module docstring for the variable layout); blocks in ``centred``
     are sampled as ``u_<key>`` directly instead of ``z_<key>`` (see :func:`centred_blocks`)."""
@@ -252,9 +266,13 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = ()):
                 eta = eta + (pt.dot(X, b) if idx == list(range(len(design.X_columns))) else pt.dot(X[:, idx], b))
                 slope_terms.append(pt.dot(centre[idx] / scale[idx], b) if centre is not None else None)
             if centre is not None:
-                eta = eta + _centred_intercept([priors.fixed["Intercept"]], sum(slope_terms))
+                intercept = _centred_intercept([priors.fixed["Intercept"]], sum(slope_terms))
+        hierarchical = intercept_block(design, priors, list(centred))
+        if centre is not None and design.X_columns and not design.eta_names and hierarchical is None:
+            eta = eta + intercept
         for block in design.blocks:
-            eta = eta + _group_effects(block, priors, block.key in centred)
+            eta = eta + _group_effects(block, priors, block.key in centred,
+                                       intercept if block.key == hierarchical else None)
         aux = {name: _aux_variable(design, name, prior) for name, prior in priors.aux.items()}
         arrays = data_arrays(design, priors)
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
@@ -374,9 +392,14 @@ def _aggregated_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, n
     return out
 
 
-def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False):
-    """Group-level effects of one block (non-centred ``z``, or ``centred``: ``u`` itself), gathered per row."""
+def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, intercept=None):
+    """Group-level effects of one block (non-centred ``z``, or ``centred``: ``u`` itself), gathered per row.
+
+    With ``intercept`` (see :func:`intercept_block`) the block samples ``v_<key> ~ N(m, Σ)`` with ``m`` the
+    intercept in the Intercept column and 0 elsewhere; ``u_<key> = v − m`` is kept as a deterministic and
+    the returned per-row part includes the intercept."""
     import pymc as pm
+    import pytensor.tensor as pt
 
     key, k = block.key, len(block.coef_names)
     level_dim, coef_dim = f"{key}__level", f"{key}__coef"
@@ -390,11 +413,19 @@ def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False):
                                              sd_dist=sd_dist, compute_corr=True, store_in_trace=False)
         pm.Deterministic(f"sd_{key}", stds, dims=coef_dim)
         pm.Deterministic(f"cor_{key}", corr, dims=(coef_dim, f"{coef_dim}_bis"))
-        u = pm.MvNormal(f"u_{key}", mu=np.zeros(k), chol=chol, dims=(level_dim, coef_dim)) if centred \
-            else z @ chol.T
     else:
         sd = vector_prior(f"sd_{key}", [sd_prior] * k, dims=coef_dim)
-        u = pm.Normal(f"u_{key}", 0.0, sd, dims=(level_dim, coef_dim)) if centred else z * sd
+    if intercept is not None:
+        mean = pt.set_subtensor(pt.zeros(k)[block.columns.index("Intercept")], intercept)
+        v = pm.MvNormal(f"v_{key}", mu=mean, chol=chol, dims=(level_dim, coef_dim)) if block.correlated \
+            else pm.Normal(f"v_{key}", mean, sd, dims=(level_dim, coef_dim))
+        pm.Deterministic(f"u_{key}", v - mean, dims=(level_dim, coef_dim))
+        u = v  # the per-row part below then carries the intercept
+    elif centred:
+        u = pm.MvNormal(f"u_{key}", mu=np.zeros(k), chol=chol, dims=(level_dim, coef_dim)) if block.correlated \
+            else pm.Normal(f"u_{key}", 0.0, sd, dims=(level_dim, coef_dim))
+    else:
+        u = z @ chol.T if block.correlated else z * sd
     if block.eta_names:  # categorical: u (levels, K-1 × columns) → per row (n, K-1)
         u = u.reshape((len(block.levels), len(block.eta_names), len(block.columns)))
         if block.intercept_only:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from glmm_bayes import inference
-from glmm_bayes.builder import build_model, centred_blocks, data_arrays
+from glmm_bayes.builder import build_model, centred_blocks, data_arrays, intercept_block
 from glmm_bayes.design import Design, aggregate_design, make_design
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.fit import Fit, environment
@@ -141,8 +141,9 @@ class GLMM:
         Unset arguments come from the spec's ``[sampler]`` table, then the
         defaults draws=1000, tune=1000, chains=4, backend="nutpie", target_accept=0.8.
         ``adaptation`` (nutpie): ``"diag"`` or ``"low_rank"`` mass matrix (see :func:`inference.sample`);
-        default ``"low_rank"`` when a block is centred (:attr:`centred_blocks`: its effects and the
-        intercept then form a ridge that a diagonal mass matrix does not cross), else ``"diag"``.
+        default ``"diag"``, or ``"low_rank"`` when a centred block (:attr:`centred_blocks`) is not the one
+        centred on the intercept (:func:`~glmm_bayes.builder.intercept_block`): its effects and the intercept
+        then form a ridge that a diagonal mass matrix does not cross.
 
         ``method="vi"``: variational inference instead of NUTS, for data too big to sample
         (:func:`inference.fit_vi`: ``vi_method`` "advi" or "fullrank_advi", ``vi_steps`` iterations,
@@ -160,8 +161,10 @@ class GLMM:
             raise GLMMInputError(f"method must be 'nuts' or 'vi', got {method!r}")
         if method == "vi":
             return self._fit_vi(settings, vi_steps, vi_method, progressbar, warn)
-        if adaptation is None:
-            adaptation = "low_rank" if self.centred_blocks else "diag"
+        if adaptation is None:  # a centred block not centred on the intercept leaves a ridge: low-rank
+            plain = [k for k in self.centred_blocks
+                     if k != intercept_block(self.design, self.prior_set, self.centred_blocks)]
+            adaptation = "low_rank" if plain else "diag"
         model = self.sampling_model
         with inference.Timer() as timer, warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)

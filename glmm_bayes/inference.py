@@ -317,7 +317,7 @@ def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True)
     checked = params.copy()
     posterior = idata["posterior"].to_dataset()
     for name in posterior.data_vars:
-        if name.startswith(("z_", "u_")):
+        if name.startswith(("z_", "u_", "v_")):
             checked[name] = posterior[name]
     rhat = _flatten(az.rhat(checked))
     ess_bulk = _flatten(az.ess(checked, method="bulk"))

@@ -33,8 +33,13 @@ def test_auto_centres_only_well_informed_blocks():
     assert many.centred_blocks == ["g"] and few.centred_blocks == []
     info = level_information(many.design, many.design.blocks[0])
     assert info.shape == (12,) and np.median(info) > 1e4
-    assert {v.name for v in many.pymc_model.free_RVs} >= {"u_g", "sd_g"}
+    # centred on the intercept too: v_g = Intercept + u_g is sampled, u_g kept as a deterministic
+    assert {v.name for v in many.pymc_model.free_RVs} >= {"v_g", "sd_g", "Intercept_c"}
     assert "z_g" not in {v.name for v in many.pymc_model.free_RVs}
+    assert "u_g" in {v.name for v in many.pymc_model.deterministics}
+    # without slopes the intercept is in b, and the block is centred on 0: u_g itself is sampled
+    plain = gb.GLMM("y ~ 1 + (1 | g)", _counts(5000.0), family="poisson")
+    assert "u_g" in {v.name for v in plain.pymc_model.free_RVs}
     # explicit choices, per grouping factor
     both = gb.GLMM("y ~ x + (1 | g) + (1 | h)", _counts(0.5), family="poisson",
                    parameterization="centred")
