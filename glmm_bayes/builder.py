@@ -196,6 +196,12 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     """
     choice = parameterization if isinstance(parameterization, dict) else {}
     default = parameterization if isinstance(parameterization, str) else "auto"
+    unknown = sorted(set(choice) - {b.label for b in design.blocks})
+    if unknown:
+        from glmm_bayes.errors import GLMMInputError
+
+        raise GLMMInputError(f"parameterization names grouping factor(s) not in the formula: {', '.join(unknown)}; "
+                             f"the formula's are: {', '.join(b.label for b in design.blocks) or 'none'}")
     out = []
     for block in design.blocks:
         mode = choice.get(block.label, default)

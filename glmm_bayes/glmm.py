@@ -51,6 +51,10 @@ class GLMM:
         ``cor``, ``cor_<group>``, family parameters); unspecified ones get data-scaled defaults.
     categorical : numeric columns to treat as categorical.
     na_action : ``"error"`` (default) or ``"drop"`` rows with missing values in used columns.
+    aggregate : sample identical Bernoulli/binomial rows as binomial counts (same posterior; see
+        :func:`~glmm_bayes.design.aggregate_design`).
+    parameterization : ``"auto"`` (default), ``"centred"``, ``"noncentred"`` or a dict by grouping
+        factor: how group-level effects are sampled (see :func:`~glmm_bayes.builder.centred_blocks`).
     """
 
     def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None,

@@ -53,7 +53,7 @@ class ModelSpec:
     sampler: dict = field(default_factory=dict)
     na_action: str = "error"
     description: str = ""
-    parameterization: str = "auto"  # group-level effects: "auto", "centred" or "noncentred"
+    parameterization: str | dict = "auto"  # group-level effects: "auto", "centred", "noncentred" or by group
     source: str | None = field(default=None, compare=False)  # the file it came from
 
     def __post_init__(self):
@@ -76,9 +76,11 @@ class ModelSpec:
         self.sampler = check_sampler(self.sampler, f"spec '{self.name}'")
         from glmm_bayes.builder import PARAMETERIZATIONS
 
-        if self.parameterization not in PARAMETERIZATIONS:
+        values = self.parameterization.values() if isinstance(self.parameterization, dict) else [self.parameterization]
+        if not all(isinstance(v, str) and v in PARAMETERIZATIONS for v in values):
             raise GLMMInputError(f"spec '{self.name}': parameterization must be one of "
-                                 f"{', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
+                                 f"{', '.join(PARAMETERIZATIONS)} (or a table of them by grouping factor), got "
+                                 f"{self.parameterization!r}")
 
     # ---------------------------------------------------------- TOML
     @classmethod
@@ -121,12 +123,12 @@ class ModelSpec:
         d = self.to_dict()
         lines = []
         for key in ("name", "description", "formula", "family", "link", "data", "na_action", "parameterization"):
-            if key in d:
+            if key in d and not isinstance(d[key], dict):
                 lines.append(f"{key} = {json.dumps(d[key])}")
         if "categorical" in d:
             lines.append(f"categorical = {json.dumps(d['categorical'])}")
-        for table in ("priors", "sampler"):
-            if table in d:
+        for table in ("priors", "sampler", "parameterization"):
+            if table in d and isinstance(d[table], dict):
                 lines.append(f"\n[{table}]")
                 lines.extend(f"{json.dumps(k) if not k.isidentifier() else k} = {json.dumps(v)}"
                              for k, v in d[table].items())

@@ -45,6 +45,10 @@ def test_auto_centres_only_well_informed_blocks():
                    parameterization="centred")
     assert both.centred_blocks == ["g", "h"]
     assert centred_blocks(both.design, {"h": "centred"}) == ["h"]
+    by_group = gb.GLMM("y ~ x + (1 | g) + (1 | h)", _counts(0.5), family="poisson", parameterization={"h": "centred"})
+    assert by_group.centred_blocks == ["h"] and "[parameterization]" in by_group.spec.to_toml()
+    with pytest.raises(gb.GLMMInputError, match="not in the formula: k"):
+        centred_blocks(both.design, {"k": "centred"})
     assert gb.GLMM("y ~ x + (1 | g)", _counts(5000.0), family="poisson",
                    parameterization="noncentred").centred_blocks == []
     # families without a rule stay non-centred
