@@ -242,6 +242,9 @@ class GLMM:
 
         with self.pymc_model:
             prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+        if self.design.family.name == "beta":  # PyMC's Beta sampler rounds to exactly 0 or 1 when mu·phi or
+            y = prior["prior_predictive"]["y"]  # (1-mu)·phi is tiny; keep (0, 1) as the family's simulator does
+            prior["prior_predictive"]["y"] = y.clip(1e-12, 1 - 1e-12)
         ordered = [p.name for p in self.design.family.aux if p.ordered]
         if not ordered:
             return prior
