@@ -275,14 +275,19 @@ def _censored_response(data: pd.DataFrame, time: str, status: str) -> Response:
     return Response(time, t, status=values.astype(np.int64), status_name=status)
 
 
+def _unused_categories(values: pd.Series) -> list[str]:
+    """Categories of a pandas Categorical that no row takes."""
+    counts = values.value_counts(sort=False)
+    return [str(c) for c, k in counts.items() if k == 0]
+
+
 def _ordinal_response(values: pd.Series, name: str) -> Response:
     """Ordered categories → scores per row with the level labels (see :class:`Response`)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = list(values.cat.categories)
         numeric_cats = all(isinstance(c, (int, float, np.integer, np.floating)) for c in cats)
         if values.cat.ordered:
-            unused = [str(c) for c in cats if not (values == c).any()]
-            if unused:
+            if unused := _unused_categories(values):
                 raise GLMMInputError(
                     f"ordinal response '{name}' has categor{'y' if len(unused) == 1 else 'ies'} with no "
                     f"observations: {', '.join(unused)}. Its cutpoint would not be identified; drop the unused "
@@ -319,8 +324,7 @@ def _nominal_response(values: pd.Series, name: str) -> Response:
     categories, else the smallest value) is the reference."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = list(values.cat.categories)
-        unused = [str(c) for c in cats if not (values == c).any()]
-        if unused:
+        if unused := _unused_categories(values):
             raise GLMMInputError(
                 f"categorical response '{name}' has categor{'y' if len(unused) == 1 else 'ies'} with no "
                 f"observations: {', '.join(unused)}. Its coefficients would not be identified; drop "
