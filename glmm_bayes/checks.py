@@ -109,7 +109,7 @@ def loo_pit(fit, seed: int | None = 0) -> np.ndarray:
     import arviz as az
 
     _y_rep(fit, seed)
-    pit = az.loo_pit(fit.idata, var_names=["y"], random_state=seed)
+    pit = az.loo_pit(fit.ensure_log_likelihood(), var_names=["y"], random_state=seed)
     return np.asarray(pit["y"].values if hasattr(pit, "data_vars") else pit).ravel()
 
 

@@ -181,7 +181,7 @@ def reloo(fit, k_threshold: float = PARETO_K_MAX, draws: int | None = None, seed
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loo = az.loo(fit.idata, pointwise=True)
+        loo = az.loo(fit.ensure_log_likelihood(), pointwise=True)
         wrapper = sampling_wrapper(fit, draws=draws, seed=seed)
         start = time.perf_counter()
         result = az.reloo(wrapper, loo_orig=loo, k_threshold=k_threshold, pointwise=True)
@@ -342,7 +342,7 @@ def loo_moment_match(fit, k_threshold: float = PARETO_K_MAX, max_iters: int = 30
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loo = az.loo(fit.idata, pointwise=True)
+        loo = az.loo(fit.ensure_log_likelihood(), pointwise=True)
     k_before = np.asarray(loo.pareto_k).ravel()
     n_bad = int(np.sum(k_before > k_threshold))
     if n_bad == 0:

@@ -22,6 +22,7 @@ import xarray as xr
 
 from glmm_bayes.builder import parameter_refs
 from glmm_bayes.errors import GLMMInputError
+from glmm_bayes import inference
 from glmm_bayes.inference import Diagnostics, diagnose
 
 SUMMARY_COLUMNS = ["mean", "sd", "ess_bulk", "ess_tail", "r_hat", "mcse_mean"]
@@ -143,6 +144,24 @@ class Fit:
             return _reloo(self, k_threshold=k_threshold)
         return az.loo(self.loo_data(), pointwise=pointwise)
 
+    def ensure_log_likelihood(self):
+        """``idata`` with its ``log_likelihood`` group, computed now (one chain at a time) if the fit left it out.
+
+        Fits of big data leave it out (see :meth:`glmm_bayes.GLMM.fit`'s ``log_likelihood``); LOO, WAIC,
+        LOO-PIT and ``compare`` call this first.
+
+        >>> # fit = model.fit(log_likelihood=False); fit.ensure_log_likelihood()["log_likelihood"]["y"]
+        """
+        if "log_likelihood" in self.idata.children:
+            return self.idata
+        posterior = self.posterior
+        model = self.model.pymc_model
+        chains = [inference.add_log_likelihood(model, xr.DataTree.from_dict({"posterior": posterior.isel(chain=[c])}),
+                                               observed=False)["log_likelihood"].to_dataset()
+                  for c in range(posterior.sizes["chain"])]
+        self.idata["log_likelihood"] = xr.DataTree(xr.concat(chains, dim="chain"))
+        return self.idata
+
     def loo_data(self):
         """The DataTree LOO is computed on: with observation-level effects integrated out if present.
 
@@ -150,6 +169,7 @@ class Fit:
         """
         from glmm_bayes.predict import integrated_loglik, observation_level_blocks
 
+        self.ensure_log_likelihood()
         if not observation_level_blocks(self.model.design):
             return self.idata
         tree = self.idata.copy()
@@ -269,7 +289,7 @@ class Fit:
         """WAIC from the pointwise log-likelihood (see :func:`glmm_bayes.compare.waic`)."""
         from glmm_bayes.compare import waic
 
-        return waic(self.loo_data(), warn=warn)
+        return waic(self.loo_data(), warn=warn)  # loo_data: with the log-likelihood computed if left out
 
     def _repr_html_(self) -> str:
         badges = "".join(

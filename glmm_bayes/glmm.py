@@ -32,6 +32,8 @@ from glmm_bayes.fit import Fit, environment
 from glmm_bayes.priors import PriorSet, resolve_priors
 from glmm_bayes.spec import ModelSpec
 
+LOGLIK_STORE_MAX = 50_000_000  # pointwise log-likelihood values stored with a fit by default (400 MB)
+
 
 def xr_tree(posterior):
     import xarray as xr
@@ -139,7 +141,8 @@ class GLMM:
     def fit(self, draws: int | None = None, tune: int | None = None, chains: int | None = None,
             seed: int | None = None, backend: str | None = None, target_accept: float | None = None,
             progressbar: bool = True, warn: bool = True, adaptation: str | None = None,
-            method: str = "nuts", vi_steps: int = 30_000, vi_method: str = "advi") -> Fit:
+            method: str = "nuts", vi_steps: int = 30_000, vi_method: str = "advi",
+            log_likelihood: bool | None = None) -> Fit:
         """Sample the posterior with NUTS and return a :class:`Fit`.
 
         Unset arguments come from the spec's ``[sampler]`` table, then the
@@ -153,6 +156,11 @@ class GLMM:
         (:func:`inference.fit_vi`: ``vi_method`` "advi" or "fullrank_advi", ``vi_steps`` iterations,
         ``draws`` draws in one chain). Its Pareto k diagnostic is in ``fit.diagnostics`` (a warning
         when > 0.7).
+
+        ``log_likelihood``: store the pointwise log-likelihood (chains × draws × rows floats) with the
+        draws. Default: only when that is at most ``LOGLIK_STORE_MAX`` values (400 MB); otherwise
+        :meth:`Fit.ensure_log_likelihood` computes it when ``loo()``/``waic()``/``compare`` need it,
+        so a million-row fit does not hold 32 GB it may never use.
         """
         settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": None,
                     "backend": inference.DEFAULT_BACKEND, "target_accept": 0.8}
@@ -163,8 +171,11 @@ class GLMM:
         inference.check_settings(**settings)
         if method not in ("nuts", "vi"):
             raise GLMMInputError(f"method must be 'nuts' or 'vi', got {method!r}")
+        if log_likelihood is None:
+            draws_total = settings["chains"] * settings["draws"] if method == "nuts" else settings["draws"]
+            log_likelihood = draws_total * self.design.n <= LOGLIK_STORE_MAX
         if method == "vi":
-            return self._fit_vi(settings, vi_steps, vi_method, progressbar, warn)
+            return self._fit_vi(settings, vi_steps, vi_method, progressbar, warn, log_likelihood)
         if adaptation is None:  # a centred block not centred on the intercept leaves a ridge: low-rank
             plain = [k for k in self.centred_blocks
                      if k != intercept_block(self.design, self.prior_set, self.centred_blocks)]
@@ -179,15 +190,17 @@ class GLMM:
                     self._compiled = inference.compile_nutpie(model)
                 compiled = self._compiled
             idata = inference.sample(model, progressbar=progressbar, compiled=compiled, adaptation=adaptation,
-                                     loglik_model=self.pymc_model, **settings)
+                                     loglik_model=self.pymc_model, log_likelihood=log_likelihood, **settings)
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
         idata.attrs["glmm_environment"] = json.dumps(environment())
         return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn)
 
-    def _fit_vi(self, settings: dict, steps: int, vi_method: str, progressbar: bool, warn: bool) -> Fit:
+    def _fit_vi(self, settings: dict, steps: int, vi_method: str, progressbar: bool, warn: bool,
+                log_likelihood: bool) -> Fit:
         with inference.Timer() as timer:
             idata = inference.fit_vi(self.sampling_model, draws=settings["draws"], steps=steps, seed=settings["seed"],
-                                     method=vi_method, progressbar=progressbar, loglik_model=self.pymc_model)
+                                     method=vi_method, progressbar=progressbar, loglik_model=self.pymc_model,
+                                     log_likelihood=log_likelihood)
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
         idata.attrs["glmm_environment"] = json.dumps(environment())
         return Fit(self, idata, backend=f"vi ({vi_method})", seconds=timer.seconds, warn=warn)

@@ -3,7 +3,7 @@
 Backends: ``"nutpie"`` (Rust NUTS on a numba-compiled log density; the
 default: fastest in ``benchmarks/backends.py``), ``"numpyro"`` (JAX) and
 ``"pymc"``. All return an ArviZ ``DataTree`` with ``posterior``,
-``sample_stats``, ``log_likelihood`` (pointwise, per row) and ``observed_data``.
+``sample_stats``, ``log_likelihood`` (pointwise, per row; optional) and ``observed_data``.
 The same seed gives the same draws for a given backend.
 
 Ctrl-C (``KeyboardInterrupt``) during sampling keeps the draws made so far where the
@@ -68,11 +68,13 @@ def check_settings(draws: int, tune: int, chains: int, seed, backend: str, targe
 
 def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
            backend: str = DEFAULT_BACKEND, target_accept: float = 0.8, progressbar: bool = True,
-           compiled=None, adaptation: str = "diag", loglik_model=None):
+           compiled=None, adaptation: str = "diag", loglik_model=None, log_likelihood: bool = True):
     """Run NUTS on ``model``; return a DataTree with the pointwise log-likelihood added.
 
     ``loglik_model``: the model whose rows the pointwise log-likelihood is for, when ``model`` samples
     the same parameters on other rows (identical Bernoulli rows aggregated into binomial counts).
+    ``log_likelihood=False`` leaves it out (chains × draws × rows floats: 32 GB at 10⁶ rows × 4,000
+    draws); :meth:`glmm_bayes.Fit.ensure_log_likelihood` computes it when LOO/WAIC need it.
 
     ``compiled`` is a nutpie compiled model to re-use (no recompilation). ``adaptation``
     (nutpie only): ``"diag"`` mass matrix (default) or ``"low_rank"`` — better when a few
@@ -108,14 +110,21 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed:
         sizes = idata["posterior"].sizes
         if backend == "pymc" and (sizes["draw"] < draws or sizes["chain"] < chains):  # PyMC swallowed a Ctrl-C
             idata = keep_partial(idata)
-    return add_log_likelihood(model if loglik_model is None else loglik_model, idata)
+    return _finish(model if loglik_model is None else loglik_model, idata, log_likelihood)
+
+
+def _finish(model, idata, log_likelihood: bool):
+    """Add the pointwise log-likelihood (when asked) and the observed data to a sampler's output."""
+    if log_likelihood:
+        return add_log_likelihood(model, idata)
+    return add_observed_data(model, idata)
 
 
 VI_METHODS = ("advi", "fullrank_advi")
 
 
 def fit_vi(model, *, draws: int = 1000, steps: int = 30_000, seed: int | None = None, method: str = "advi",
-           progressbar: bool = False, loglik_model=None):
+           progressbar: bool = False, loglik_model=None, log_likelihood: bool = True):
     """Variational inference (PyMC ADVI) for data too big for NUTS; a DataTree like :func:`sample`'s.
 
     Fits a Gaussian approximation q on the unconstrained space (``"advi"``: mean-field;
@@ -170,7 +179,7 @@ def fit_vi(model, *, draws: int = 1000, steps: int = 30_000, seed: int | None = 
     idata = xr.DataTree.from_dict({"posterior": ds.assign_coords(chain=[0], draw=np.arange(draws))})
     idata.attrs.update({"glmm_method": "vi", "vi_method": method, "vi_steps": steps,
                         "vi_pareto_k": float(khat), "vi_final_loss": float(approx.hist[-1])})
-    return add_log_likelihood(model if loglik_model is None else loglik_model, idata)
+    return _finish(model if loglik_model is None else loglik_model, idata, log_likelihood)
 
 
 def compile_nutpie(model):
@@ -254,7 +263,12 @@ def add_log_likelihood(model, idata, observed: bool = True):
         model.rvs_to_initial_values.update(saved)
     ll = loglik if isinstance(loglik, xr.Dataset) else loglik["log_likelihood"].to_dataset()
     idata["log_likelihood"] = xr.DataTree(ll)
-    if observed and "observed_data" not in idata.children:
+    return add_observed_data(model, idata) if observed else idata
+
+
+def add_observed_data(model, idata):
+    """Add the ``observed_data`` group (the response, one value per data row) when it is missing."""
+    if "observed_data" not in idata.children:
         y = model["y_obs"].get_value()
         idata["observed_data"] = xr.DataTree(xr.Dataset({"y": ("obs", y)}, coords={"obs": np.arange(len(y))}))
     return idata

@@ -136,3 +136,24 @@ def test_graph_and_repr(fit):
     g = fit.model.graph()
     assert "z_g" in str(g if isinstance(g, str) else g.source)
     assert "b_x" in repr(fit) and "GLMM" in repr(fit.model)
+
+
+def test_log_likelihood_left_out_is_computed_when_needed(fit, monkeypatch, tmp_path):
+    """Big fits leave the pointwise log-likelihood out; LOO/WAIC/LOO-PIT compute it, to the same values."""
+    import glmm_bayes.glmm as glmm_module
+
+    monkeypatch.setattr(glmm_module, "LOGLIK_STORE_MAX", 2 * 200 * 120 - 1)  # one value too many: left out
+    lean = fit.model.fit(seed=11, **SAMPLE)
+    assert "log_likelihood" not in lean.idata.children and "observed_data" in lean.idata.children
+    np.testing.assert_array_equal(lean.posterior["b"].values, fit.posterior["b"].values)  # same seed, same draws
+    assert lean.loo().elpd == pytest.approx(fit.loo().elpd, abs=1e-9)
+    np.testing.assert_allclose(lean.idata["log_likelihood"]["y"].values, fit.idata["log_likelihood"]["y"].values,
+                               atol=1e-10)
+    assert lean.waic().elpd == pytest.approx(fit.waic().elpd, abs=1e-9)
+    # a saved lean fit loads and computes it again
+    again = gb.load(gb.Fit(fit.model, fit.model.fit(seed=11, log_likelihood=False, **SAMPLE).idata,
+                           warn=False).save(tmp_path / "lean.nc"))
+    assert "log_likelihood" not in again.idata.children
+    assert again.loo().elpd == pytest.approx(fit.loo().elpd, abs=1e-9)
+    monkeypatch.setattr(glmm_module, "LOGLIK_STORE_MAX", 2 * 200 * 120)  # fits exactly: stored
+    assert "log_likelihood" in fit.model.fit(seed=11, **SAMPLE).idata.children
