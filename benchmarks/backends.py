@@ -50,8 +50,41 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
-FORMULA = "remission ~ IL6 + CRP + CancerStage + LengthofStay + Experience + (1 + IL6 | DID)"
-DATA_SEED = 1
+SHARED_DATA = Path(os.environ.get("GLMM_BAYES_SHARED", HERE.parent.parent / "shared")) / "data"
+
+
+def load_hospital():
+    import glmm_bayes as gb
+
+    return gb.datasets.hospital(seed=1)
+
+
+def load_insteval():
+    import pandas as pd
+
+    data = pd.read_csv(SHARED_DATA / "InstEval.csv")
+    return data.astype({"s": str, "d": str})
+
+
+def load_grouseticks():
+    import pandas as pd
+
+    data = pd.read_csv(SHARED_DATA / "grouseticks.csv")
+    return data.astype({"YEAR": str, "BROOD": str, "INDEX": str, "LOCATION": str})
+
+
+# The issue's models (a)-(c); (d) (10^6 rows) is benchmarks/scale.py big.
+MODELS = {
+    "a": {"name": "hospital", "load": load_hospital, "family": "bernoulli",
+          "formula": "remission ~ IL6 + CRP + CancerStage + LengthofStay + Experience + (1 + IL6 | DID)",
+          "what": "hospital(seed=1): 8,525 patients, 407 doctors; correlated random intercept + slope"},
+    "b": {"name": "insteval", "load": load_insteval, "family": "gaussian",
+          "formula": "y ~ service + (1 | s) + (1 | d)",
+          "what": "lme4 InstEval: 73,421 ratings, 2,972 students x 1,128 lecturers, crossed"},
+    "c": {"name": "grouseticks", "load": load_grouseticks, "family": "poisson",
+          "formula": "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)",
+          "what": "lme4 grouseticks: 403 chicks, 118 broods in 63 locations, observation-level INDEX"},
+}
 CHAINS = 4
 SEED = 1
 ESS_TARGET = 400
@@ -127,7 +160,7 @@ def _flatten_population(post) -> dict:
     out = {}
     for name, da in post.data_vars.items():
         extra = [d for d in da.dims if d not in ("chain", "draw")]
-        if any(d.endswith("__factor_dim") for d in extra) or name.endswith("_offset"):
+        if any(d.endswith("__factor_dim") or d == "__obs__" for d in extra) or name.endswith("_offset"):
             continue  # group-level effects, not population-level
         if not extra:
             out[name] = da.values
@@ -139,11 +172,11 @@ def _flatten_population(post) -> dict:
     return out
 
 
-def run_gb(data, backend, draws, tune):
+def run_gb(spec, data, backend, draws, tune):
     import glmm_bayes as gb
 
     t0 = time.perf_counter()
-    model = gb.GLMM(FORMULA, data, family="bernoulli")
+    model = gb.GLMM(spec["formula"], data, family=spec["family"])
     model.pymc_model  # noqa: B018 - build now, so build_s is separate
     t_build = time.perf_counter() - t0
     fit = model.fit(draws=draws, tune=tune, chains=CHAINS, seed=SEED, backend=backend,
@@ -155,11 +188,11 @@ def run_gb(data, backend, draws, tune):
     return seconds, t_build, params, _sampler_stats(fit.idata)
 
 
-def run_bambi(data, method, draws, tune):
+def run_bambi(spec, data, method, draws, tune):
     import bambi as bmb
 
     t0 = time.perf_counter()
-    model = bmb.Model(FORMULA, data, family="bernoulli")
+    model = bmb.Model(spec["formula"], data, family=spec["family"])
     model.build()
     t_build = time.perf_counter() - t0
     idata = model.fit(draws=draws, tune=tune, chains=CHAINS, random_seed=SEED, inference_method=method,
@@ -186,16 +219,37 @@ def _numpyro_prior(prior, numpyro_dist):
     raise ValueError(f"numpyro_hand: no translation for prior {name}{args}")
 
 
-def gb_priors(data) -> dict:
-    """The default priors glmm_bayes uses for this model (computed outside the timed region)."""
+def hand_inputs(spec: dict, data) -> dict:
+    """Arrays and default priors for the hand-written model, from glmm_bayes' design (outside the timer).
+
+    The columns of X other than the intercept are mean-centred, as a careful NumPyro user would do
+    (bambi and glmm_bayes centre internally too); the raw intercept is recovered as a deterministic.
+    """
+    import numpy as np
+
     import glmm_bayes as gb
 
-    ps = gb.GLMM(FORMULA, data, family="bernoulli").prior_set
-    return {"fixed": {c: (p.dist, list(p.args)) for c, p in ps.fixed.items()},
-            "sd": (ps.sd["DID"].dist, list(ps.sd["DID"].args)), "cor": ps.cor["DID"].args[0]}
+    model = gb.GLMM(spec["formula"], data, family=spec["family"])
+    design, ps = model.design, model.prior_set
+    assert all(ps.fixed[c].dist == "normal" for c in design.X_columns)
+    X = np.array(design.X, dtype=float)
+    means = X.mean(axis=0)
+    intercept = design.X_columns.index("Intercept")
+    centred = [j for j in range(X.shape[1]) if j != intercept]
+    X[:, centred] -= means[centred]
+    blocks = [{"label": b.label, "columns": list(b.columns), "codes": np.asarray(b.codes),
+               "Z": np.asarray(b.Z, dtype=float), "n_levels": len(b.levels),
+               "sd": (ps.sd[b.key].dist, list(ps.sd[b.key].args)),
+               "cor": ps.cor[b.key].args[0] if b.correlated else None} for b in design.blocks]
+    return {"X": X, "columns": list(design.X_columns), "means": means, "intercept": intercept,
+            "b_mu": np.array([ps.fixed[c].args[0] for c in design.X_columns]),
+            "b_sigma": np.array([ps.fixed[c].args[1] for c in design.X_columns]),
+            "blocks": blocks, "y": np.asarray(design.response.y),
+            "aux": {k: (p.dist, list(p.args)) for k, p in ps.aux.items()}}
 
 
-def run_numpyro_hand(data, draws, tune, priors, chain_method="sequential"):
+def run_numpyro_hand(spec, inputs, draws, tune, chain_method="sequential"):
+    """The model written directly in NumPyro: non-centred group effects, LKJCholesky for correlated blocks."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -205,60 +259,70 @@ def run_numpyro_hand(data, draws, tune, priors, chain_method="sequential"):
 
     jax.config.update("jax_enable_x64", True)  # same precision as the PyMC-based samplers
     t0 = time.perf_counter()
-    # design matrix by hand, same columns / reference level as glmm_bayes
-    stage = data["CancerStage"].to_numpy()
-    cols = {"Intercept": np.ones(len(data)), "IL6": data["IL6"].to_numpy(float),
-            "CRP": data["CRP"].to_numpy(float),
-            "CancerStage[II]": (stage == "II").astype(float), "CancerStage[III]": (stage == "III").astype(float),
-            "CancerStage[IV]": (stage == "IV").astype(float),
-            "LengthofStay": data["LengthofStay"].to_numpy(float), "Experience": data["Experience"].to_numpy(float)}
-    names = list(priors["fixed"])
-    assert set(names) == set(cols), (names, list(cols))
-    X = jnp.asarray(np.column_stack([cols[c] for c in names]))
-    doctors, idx = np.unique(data["DID"].to_numpy(), return_inverse=True)
-    idx = jnp.asarray(idx)
-    il6 = jnp.asarray(cols["IL6"])
-    y = jnp.asarray(data["remission"].to_numpy(np.int32))
-    assert all(p[0] == "normal" for p in priors["fixed"].values())
-    b_mu = jnp.asarray([priors["fixed"][c][1][0] for c in names])
-    b_sigma = jnp.asarray([priors["fixed"][c][1][1] for c in names])
-    sd_prior = _numpyro_prior(priors["sd"], dist)
-    n_groups = len(doctors)
+    X = jnp.asarray(inputs["X"])
+    blocks = [dict(b, codes=jnp.asarray(b["codes"]), Z=jnp.asarray(b["Z"]), sd=_numpyro_prior(b["sd"], dist))
+              for b in inputs["blocks"]]
+    family = spec["family"]
+    y = jnp.asarray(inputs["y"], dtype=jnp.int32 if family in ("bernoulli", "poisson") else jnp.float64)
+    sigma_prior = _numpyro_prior(inputs["aux"]["sigma"], dist) if family == "gaussian" else None
+    b_mu, b_sigma = jnp.asarray(inputs["b_mu"]), jnp.asarray(inputs["b_sigma"])
 
-    def model(X, idx, il6, y=None):
-        b = numpyro.sample("b", dist.Normal(b_mu, b_sigma))
-        sd = numpyro.sample("sd", sd_prior.expand([2]).to_event(1))
-        L = numpyro.sample("L", dist.LKJCholesky(2, concentration=priors["cor"]))
-        z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([n_groups, 2]).to_event(2))
-        u = (z @ L.T) * sd  # rows ~ MVN(0, diag(sd) L L' diag(sd))
-        numpyro.deterministic("cor", L[1, 0])  # (L L')[0, 1] = L[1, 0] * L[0, 0] = L[1, 0]
-        eta = X @ b + u[idx, 0] + u[idx, 1] * il6
-        numpyro.sample("y", dist.BernoulliLogits(eta), obs=y)
+    def model(y=None):
+        b = numpyro.sample("b", dist.Normal(b_mu, b_sigma).to_event(1))
+        eta = X @ b
+        for k, blk in enumerate(blocks):
+            n_cols = len(blk["columns"])
+            sd = numpyro.sample(f"sd{k}", blk["sd"].expand([n_cols]).to_event(1))
+            z = numpyro.sample(f"z{k}", dist.Normal(0.0, 1.0).expand([blk["n_levels"], n_cols]).to_event(2))
+            if blk["cor"] is not None:
+                L = numpyro.sample(f"L{k}", dist.LKJCholesky(n_cols, concentration=blk["cor"]))
+                u = (z @ L.T) * sd  # rows ~ MVN(0, diag(sd) L L' diag(sd))
+                numpyro.deterministic(f"cor{k}", L[1, 0])  # (L L')[1, 0] = L[1, 0] L[0, 0] = L[1, 0]
+            else:
+                u = z * sd
+            eta = eta + (u[blk["codes"]] * blk["Z"]).sum(axis=-1)
+        if family == "bernoulli":
+            numpyro.sample("y", dist.BernoulliLogits(eta), obs=y)
+        elif family == "poisson":
+            numpyro.sample("y", dist.Poisson(jnp.exp(eta)), obs=y)
+        elif family == "gaussian":
+            numpyro.sample("y", dist.Normal(eta, numpyro.sample("sigma", sigma_prior)), obs=y)
+        else:
+            raise ValueError(f"numpyro_hand: no likelihood for family {family!r}")
 
     mcmc = MCMC(NUTS(model, target_accept_prob=0.8), num_warmup=tune, num_samples=draws, num_chains=CHAINS,
                 chain_method=chain_method, progress_bar=False)
     t_build = time.perf_counter() - t0
-    mcmc.run(jax.random.PRNGKey(SEED), X, idx, il6, y=y, extra_fields=("diverging", "num_steps"))
+    mcmc.run(jax.random.PRNGKey(SEED), y=y, extra_fields=("diverging", "num_steps"))
     samples = mcmc.get_samples(group_by_chain=True)
     jax.block_until_ready(samples)
     seconds = time.perf_counter() - t0
-    draws_by_label = {f"b_{c}": np.asarray(samples["b"][..., i]) for i, c in enumerate(names)}
-    draws_by_label["sd_DID__Intercept"] = np.asarray(samples["sd"][..., 0])
-    draws_by_label["sd_DID__IL6"] = np.asarray(samples["sd"][..., 1])
-    draws_by_label["cor_DID__Intercept__IL6"] = np.asarray(samples["cor"])
+    b = np.asarray(samples["b"])
+    i0, means = inputs["intercept"], inputs["means"]
+    others = [j for j in range(b.shape[-1]) if j != i0]
+    labels = {f"b_{c}": b[..., j] for j, c in enumerate(inputs["columns"])}
+    labels["b_Intercept"] = b[..., i0] - b[..., others] @ means[others]  # back from the centred columns
+    for k, blk in enumerate(inputs["blocks"]):
+        for j, col in enumerate(blk["columns"]):
+            labels[f"sd_{blk['label']}__{col}"] = np.asarray(samples[f"sd{k}"][..., j])
+        if blk["cor"] is not None:
+            labels[f"cor_{blk['label']}__{blk['columns'][0]}__{blk['columns'][1]}"] = np.asarray(samples[f"cor{k}"])
+    if family == "gaussian":
+        labels["sigma"] = np.asarray(samples["sigma"])
     extra = mcmc.get_extra_fields(group_by_chain=True)
     steps = np.asarray(extra["num_steps"], dtype=float)
     stats = {"divergences": int(np.asarray(extra["diverging"]).sum()), "mean_steps": float(steps.mean()),
              "frac_max_depth": float((steps >= MAX_TREE_STEPS).mean()),
              "mean_steps_per_chain": [float(v) for v in steps.mean(axis=1)]}
-    return seconds, t_build, _ess_table(draws_by_label), stats
+    return seconds, t_build, _ess_table(labels), stats
 
 
-def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> None:
+def worker(model_key: str, config: str, draws: int, tune: int, out: Path, chain_method: str) -> None:
     """One attempt in this (fresh) process; writes a JSON result to ``out``."""
     import warnings
 
     warnings.filterwarnings("ignore")
+    spec = MODELS[model_key]
     result = {"config": config, "draws": draws, "tune": tune, "gb_sha1": _package_hash()}
     try:
         # library imports and data simulation are not timed
@@ -268,10 +332,10 @@ def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> 
 
         import glmm_bayes as gb
 
-        data = gb.datasets.hospital(seed=DATA_SEED)
+        data = spec["load"]()
         if config.startswith("gb_"):
             backend = config[3:]
-            if backend.endswith("_centred"):
+            if backend.endswith("_centred"):  # model (a) only
                 backend = backend[: -len("_centred")]
                 data = data.copy()
                 for col in ("IL6", "CRP", "LengthofStay", "Experience"):
@@ -281,7 +345,7 @@ def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> 
             if backend == "numpyro":
                 import numpyro  # noqa: F401
                 import pymc.sampling.jax  # noqa: F401
-            seconds, t_build, params, stats = run_gb(data, backend, draws, tune)
+            seconds, t_build, params, stats = run_gb(spec, data, backend, draws, tune)
         elif config.startswith("bambi_"):
             import bambi  # noqa: F401
 
@@ -291,12 +355,12 @@ def worker(config: str, draws: int, tune: int, out: Path, chain_method: str) -> 
             if method == "numpyro":
                 import numpyro  # noqa: F401
                 import pymc.sampling.jax  # noqa: F401
-            seconds, t_build, params, stats = run_bambi(data, method, draws, tune)
+            seconds, t_build, params, stats = run_bambi(spec, data, method, draws, tune)
         elif config == "numpyro_hand":
             import numpyro  # noqa: F401
 
-            priors = gb_priors(data)
-            seconds, t_build, params, stats = run_numpyro_hand(data, draws, tune, priors, chain_method)
+            inputs = hand_inputs(spec, data)
+            seconds, t_build, params, stats = run_numpyro_hand(spec, inputs, draws, tune, chain_method)
         else:
             raise ValueError(f"unknown config {config!r}")
         result.update(status="ok", seconds=seconds, build_s=t_build, params=params, **stats)
@@ -319,7 +383,7 @@ def _package_hash() -> str:
     return h.hexdigest()[:12]
 
 
-def attempt(config: str, draws: int, tune: int, args, log_dir: Path) -> dict:
+def attempt(model_key: str, config: str, draws: int, tune: int, args, log_dir: Path) -> dict:
     """Run one attempt in a fresh subprocess; return its result dict."""
     env = dict(os.environ)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench_{config}_"))
@@ -327,7 +391,7 @@ def attempt(config: str, draws: int, tune: int, args, log_dir: Path) -> dict:
         env["PYTENSOR_FLAGS"] = ",".join(filter(None, [env.get("PYTENSOR_FLAGS", ""),
                                                        f"base_compiledir={tmp / 'pytensor'}"]))
     out = tmp / "result.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", config, "--draws", str(draws),
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", config, "--model", model_key, "--draws", str(draws),
            "--tune", str(tune), "--result-file", str(out), "--chain-method", args.chain_method]
     log = log_dir / f"{config}_draws{draws}.log"
     t0 = time.perf_counter()
@@ -358,14 +422,14 @@ def summarise_attempt(result: dict) -> dict:
             "min_ess_tail_param": kt, "max_rhat": max(rhat.values()), "n_params": len(params)}
 
 
-def run_config(config: str, args, log_dir: Path, param_rows: list) -> dict:
+def run_config(model_key: str, config: str, args, log_dir: Path, param_rows: list) -> dict:
     draws = args.start_draws
     row = {"config": config, "description": CONFIGS[config], "attempts": 0, "seconds_all_attempts": 0.0,
            "run_started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     while True:
         tune = draws if args.quick else max(MIN_TUNE, draws // 2)
         print(f"[{time.strftime('%H:%M:%S')}] {config}: draws={draws} tune={tune} ...", flush=True)
-        result = attempt(config, draws, tune, args, log_dir)
+        result = attempt(model_key, config, draws, tune, args, log_dir)
         row["attempts"] += 1
         shas = [x for x in row.get("gb_sha1", "").split(">") if x]
         if result.get("gb_sha1") and (not shas or shas[-1] != result["gb_sha1"]):
@@ -405,54 +469,18 @@ def run_config(config: str, args, log_dir: Path, param_rows: list) -> dict:
         draws = next_draws
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="draws = tune = 200, no doubling (smoke test)")
-    p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(CONFIGS)}")
-    p.add_argument("--cold-cache", action="store_true",
-                   help="give every attempt an empty PyTensor compile cache (C and numba); default: the "
-                        "user's shared on-disk cache")
-    p.add_argument("--max-draws", type=int, default=MAX_DRAWS)
-    p.add_argument("--timeout", type=int, default=3600, help="seconds per attempt")
-    p.add_argument("--config-budget", type=int, default=1800,
-                   help="stop doubling a configuration when its attempts so far plus the next one's estimated "
-                        "time (scaled from the last) would exceed this many seconds")
-    p.add_argument("--chain-method", default="sequential", help="numpyro_hand chain_method")
-    p.add_argument("--out", default=None, help="CSV path (default benchmarks/results/backends.csv, "
-                                               "or backends_quick.csv with --quick)")
-    p.add_argument("--update", action="store_true",
-                   help="keep the other configurations' rows of an existing CSV (from an earlier run; see "
-                        "run_started) and replace only those run now")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
-    p.add_argument("--draws", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--tune", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--result-file", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-
-    if args.worker:
-        worker(args.worker, args.draws, args.tune, Path(args.result_file), args.chain_method)
-        return 0
-
+def run_model(model_key: str, configs: list[str], args) -> "pd.DataFrame":
+    """All configurations on one model; writes results/backends_<name>.csv (+ _params.csv) and returns the table."""
     import pandas as pd
 
-    configs = [c.strip() for c in args.only.split(",") if c.strip()] or list(CONFIGS)
-    unknown = [c for c in configs if c not in CONFIGS]
-    if unknown:
-        p.error(f"unknown config(s) {unknown}; choose from {', '.join(CONFIGS)}")
-    args.start_draws = 200 if args.quick else START_DRAWS
-    out = Path(args.out or RESULTS / ("backends_quick.csv" if args.quick else "backends.csv"))
+    spec = MODELS[model_key]
+    suffix = "_quick" if args.quick else ""
+    out = Path(args.out) if args.out else RESULTS / f"backends_{spec['name']}{suffix}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
-    log_dir = out.parent / "logs"
-    log_dir.mkdir(exist_ok=True)
-
-    print(f"model: {FORMULA} (bernoulli); data hospital(seed={DATA_SEED}); chains={CHAINS}, seed={SEED}; "
-          f"target min bulk ESS {ESS_TARGET}; {'QUICK ' if args.quick else ''}"
-          f"{'cold' if args.cold_cache else 'warm (shared on-disk)'} PyTensor compile cache; "
-          f"{os.cpu_count()} CPUs", flush=True)
-    print(f"glmm_bayes source sha1 {_package_hash()}", flush=True)
-    t_start = time.perf_counter()
-    rows, param_rows = [], []
-    old_rows, old_params = [], []
+    log_dir = out.parent / "logs" / spec["name"]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    print(f"\n=== model ({model_key}) {spec['name']}: {spec['formula']} ({spec['family']}); {spec['what']}", flush=True)
+    rows, param_rows, old_rows, old_params = [], [], [], []
     params_path = out.with_name(out.stem + "_params.csv")
     if args.update and out.exists():
         old_rows = [r for r in pd.read_csv(out).to_dict("records") if r["config"] not in configs]
@@ -471,24 +499,136 @@ def main(argv=None) -> int:
             pd.DataFrame(old_params + param_rows).to_csv(params_path, index=False, float_format="%.4g")
         return table
 
+    table = make_table()
     for config in configs:
         try:
-            rows.append(run_config(config, args, log_dir, param_rows))
+            rows.append(run_config(model_key, config, args, log_dir, param_rows))
         except Exception as exc:  # noqa: BLE001 - the driver itself must not crash
             rows.append({"config": config, "description": CONFIGS[config], "status": "failed",
                          "error": f"driver: {type(exc).__name__}: {exc}"})
         table = make_table()
-
-    shown = table[COLUMNS[:9] + ["divergences", "mean_steps", "gb_sha1", "run_started", "status"]].copy()
+    shown = table[COLUMNS[:9] + ["divergences", "mean_steps", "status"]].copy()
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.3g}".format):
         print("\n" + shown.to_string(index=False))
-    failed = table[table["status"] == "failed"]
-    for _, r in failed.iterrows():
+    for _, r in table[table["status"] == "failed"].iterrows():
         print(f"FAILED {r['config']}: {r['error']}")
-    print("\nNote: bambi's (1 + IL6 | DID) gives UNcorrelated random intercept and slope (no cor_ parameter; "
-          "bambi issue #702) and uses bambi's own default priors and centred predictors, so its rows are a "
-          "related, simpler model. ratio = seconds / seconds of gb_nutpie (same run).")
-    print(f"wrote {out}; total benchmark wall time {time.perf_counter() - t_start:.0f} s")
+    print(f"wrote {out}", flush=True)
+    return table
+
+
+def summary_table(quick: bool = False):
+    """One row per (model, config) from the per-model CSVs, with the issue's ratios; plus a plot.
+
+    ``speedup_vs_bambi_default`` = seconds of bambi_pymc / seconds of the config; ``speedup_vs_bambi_fastest``
+    against the fastest bambi row of that model; ``ratio_vs_numpyro_hand`` = seconds / seconds of numpyro_hand.
+    Written to results/backends_summary.csv and results/backends.png.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    suffix = "_quick" if quick else ""
+    frames = []
+    for key, spec in MODELS.items():
+        path = RESULTS / f"backends_{spec['name']}{suffix}.csv"
+        if path.exists():
+            t = pd.read_csv(path)
+            t.insert(0, "model", f"({key}) {spec['name']}")
+            ok = t["seconds"].where(t["min_ess_bulk"] >= ESS_TARGET)  # only rows that reached the target
+            secs = dict(zip(t["config"], ok))
+            bambi = [secs.get(c) for c in ("bambi_pymc", "bambi_nutpie", "bambi_numpyro")]
+            bambi = [v for v in bambi if v == v and v is not None]
+            t["speedup_vs_bambi_default"] = secs.get("bambi_pymc", float("nan")) / ok
+            t["speedup_vs_bambi_fastest"] = (min(bambi) if bambi else float("nan")) / ok
+            t["ratio_vs_numpyro_hand"] = ok / secs.get("numpyro_hand", float("nan"))
+            frames.append(t)
+    if not frames:
+        return None
+    table = pd.concat(frames, ignore_index=True)
+    cols = ["model", "config", "draws", "seconds", "min_ess_bulk", "min_ess_tail", "ess_per_s",
+            "speedup_vs_bambi_default", "speedup_vs_bambi_fastest", "ratio_vs_numpyro_hand", "mean_steps",
+            "divergences", "status"]
+    table = table.reindex(columns=cols)
+    table.to_csv(RESULTS / f"backends_summary{suffix}.csv", index=False, float_format="%.4g")
+    fig, axes = plt.subplots(1, len(frames), figsize=(4.5 * len(frames), 3.8), squeeze=False)
+    for ax, (model, t) in zip(axes[0], table.groupby("model", sort=False)):
+        reached = t["min_ess_bulk"] >= ESS_TARGET
+        ax.barh(t["config"], t["seconds"], color=["tab:blue" if r else "lightgray" for r in reached])
+        ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.set_title(model)
+        ax.set_xlabel(f"seconds to bulk ESS >= {ESS_TARGET} (grey: not reached)")
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"backends{suffix}.png", dpi=110)
+    return table
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="a,b,c", help="comma-separated models: a (hospital), b (InstEval), "
+                                                    "c (grouseticks)")
+    p.add_argument("--quick", action="store_true", help="draws = tune = 200, no doubling (smoke test)")
+    p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(CONFIGS)}")
+    p.add_argument("--cold-cache", action="store_true",
+                   help="give every attempt an empty PyTensor compile cache (C and numba); default: the "
+                        "user's shared on-disk cache")
+    p.add_argument("--start-draws", type=int, default=None, help=f"first attempt's draws (default {START_DRAWS})")
+    p.add_argument("--max-draws", type=int, default=MAX_DRAWS)
+    p.add_argument("--timeout", type=int, default=3600, help="seconds per attempt")
+    p.add_argument("--config-budget", type=int, default=1800,
+                   help="stop doubling a configuration when its attempts so far plus the next one's estimated "
+                        "time (scaled from the last) would exceed this many seconds")
+    p.add_argument("--chain-method", default="sequential", help="numpyro_hand chain_method")
+    p.add_argument("--out", default=None, help="CSV path (one model only; default "
+                                               "benchmarks/results/backends_<model>[_quick].csv)")
+    p.add_argument("--update", action="store_true",
+                   help="keep the other configurations' rows of an existing CSV (from an earlier run; see "
+                        "run_started) and replace only those run now")
+    p.add_argument("--summary-only", action="store_true", help="only rebuild backends_summary.csv and the plot")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--draws", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--tune", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--result-file", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    models = [m.strip() for m in args.model.split(",") if m.strip()]
+    if args.worker:
+        worker(models[0], args.worker, args.draws, args.tune, Path(args.result_file), args.chain_method)
+        return 0
+    if args.summary_only:
+        print(summary_table(args.quick))
+        return 0
+
+    import pandas as pd
+
+    bad = [m for m in models if m not in MODELS]
+    if bad:
+        p.error(f"unknown model(s) {bad}; choose from {', '.join(MODELS)}")
+    if args.out and len(models) > 1:
+        p.error("--out needs a single --model")
+    chosen = [c.strip() for c in args.only.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in CONFIGS]
+    if unknown:
+        p.error(f"unknown config(s) {unknown}; choose from {', '.join(CONFIGS)}")
+    args.start_draws = args.start_draws or (200 if args.quick else START_DRAWS)
+    print(f"chains={CHAINS}, seed={SEED}; target min bulk ESS {ESS_TARGET}; {'QUICK ' if args.quick else ''}"
+          f"{'cold' if args.cold_cache else 'warm (shared on-disk)'} PyTensor compile cache; "
+          f"{os.cpu_count()} CPUs; glmm_bayes source sha1 {_package_hash()}", flush=True)
+    t_start = time.perf_counter()
+    for key in models:
+        configs = chosen or [c for c in CONFIGS if key == "a" or not c.endswith("_centred")]
+        run_model(key, configs, args)
+    table = summary_table(args.quick)
+    if table is not None:
+        with pd.option_context("display.width", 250, "display.max_columns", 30,
+                               "display.float_format", "{:.3g}".format):
+            print("\n" + table.to_string(index=False))
+    print("\nNote: bambi's (1 + IL6 | DID) in (a) gives UNcorrelated random intercept and slope (bambi issue #702); "
+          "bambi uses its own default priors. speedup = seconds of the peer / seconds of the row (rows that "
+          f"reached bulk ESS >= {ESS_TARGET} only).")
+    print(f"total benchmark wall time {time.perf_counter() - t_start:.0f} s")
     return 0
 
 

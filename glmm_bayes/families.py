@@ -235,6 +235,14 @@ def _pm():
     return pm
 
 
+OPEN_UNIT_EPS = 1e-12
+
+
+def _open_unit(y):
+    """``y`` moved at least 1e-12 inside (0, 1) (beta draws round to exactly 0 or 1 for tiny shapes)."""
+    return np.clip(y, OPEN_UNIT_EPS, 1 - OPEN_UNIT_EPS)
+
+
 def _clip_p(p):
     eps = 1e-12
     return _pt().clip(p, eps, 1 - eps)
@@ -335,6 +343,7 @@ class Family:
     logcdf: Callable | None = None  # log F(y | mu): with ``logsf``, makes the family censorable
     logsf: Callable | None = None  # log S(y | mu)
     intercept: bool = True  # False: the linear predictor has no intercept (ordinal cutpoints replace it)
+    open_unit: bool = False  # y lies strictly inside (0, 1): simulated values are kept there (clip_y)
     aux_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
@@ -343,6 +352,15 @@ class Family:
     @property
     def default_link(self) -> str:
         return self.links[0]
+
+    def clip_y(self, y):
+        """Simulated outcomes kept inside the support: a beta draw that rounds to exactly 0 or 1 (tiny
+        ``mu·phi``) moves 1e-12 inside, so the log density stays finite. Other families: ``y`` unchanged.
+
+        >>> get_family("beta").clip_y(np.array([0.0, 0.5, 1.0]))  # doctest: +SKIP
+        array([1.e-12, 5.e-01, 1.e+00])
+        """
+        return _open_unit(y) if self.open_unit else y
 
     @property
     def censorable(self) -> bool:
@@ -729,10 +747,11 @@ register(Family(
     check=_check_unit_open,
     dist=lambda eta, link, aux, n: _pm().Beta.dist(mu=_p(eta, link), nu=aux["phi"]),
     mean=lambda mu, aux, n: mu + 0 * aux["phi"],
-    simulate=lambda rng, mu, aux, n: np.clip(rng.beta(mu * aux["phi"], (1 - mu) * aux["phi"]), 1e-12, 1 - 1e-12),
+    simulate=lambda rng, mu, aux, n: _open_unit(rng.beta(mu * aux["phi"], (1 - mu) * aux["phi"])),
     variance=lambda mu, aux, n: mu * (1 - mu) / (1 + aux["phi"]),
     logpdf=lambda y, mu, aux, n: stats.beta.logpdf(y, mu * aux["phi"], (1 - mu) * aux["phi"]),
-    discrete=False, location="probability", description="y ~ Beta(mu * phi, (1 - mu) * phi), 0 < y < 1"))
+    discrete=False, location="probability", open_unit=True,
+    description="y ~ Beta(mu * phi, (1 - mu) * phi), 0 < y < 1"))
 
 register(Family(
     name="beta_binomial", links=("logit", "probit", "cloglog"), aux=(PHI,),

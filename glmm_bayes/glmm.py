@@ -146,7 +146,8 @@ class GLMM:
         """Sample the posterior with NUTS and return a :class:`Fit`.
 
         Unset arguments come from the spec's ``[sampler]`` table, then the
-        defaults draws=1000, tune=1000, chains=4, backend="nutpie", target_accept=0.8.
+        defaults draws=1000, tune=1000, chains=4, backend="nutpie", target_accept=0.8 (the spec may set
+        ``adaptation`` too).
         ``adaptation`` (nutpie): ``"diag"`` or ``"low_rank"`` mass matrix (see :func:`inference.sample`);
         default ``"diag"``, or ``"low_rank"`` when a centred block (:attr:`centred_blocks`) is not the one
         centred on the intercept (:func:`~glmm_bayes.builder.intercept_block`): its effects and the intercept
@@ -165,6 +166,8 @@ class GLMM:
         settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": None,
                     "backend": inference.DEFAULT_BACKEND, "target_accept": 0.8}
         settings.update(self.spec.sampler)
+        spec_adaptation = settings.pop("adaptation", None)  # a fit() argument wins over the spec
+        adaptation = adaptation or spec_adaptation
         given = {"draws": draws, "tune": tune, "chains": chains, "seed": seed, "backend": backend,
                  "target_accept": target_accept}
         settings.update({k: v for k, v in given.items() if v is not None})
@@ -255,9 +258,8 @@ class GLMM:
 
         with self.pymc_model:
             prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
-        if self.design.family.name == "beta":  # PyMC's Beta sampler rounds to exactly 0 or 1 when mu·phi or
-            y = prior["prior_predictive"]["y"]  # (1-mu)·phi is tiny; keep (0, 1) as the family's simulator does
-            prior["prior_predictive"]["y"] = y.clip(1e-12, 1 - 1e-12)
+        y = prior["prior_predictive"]["y"]  # PyMC's Beta sampler can round to exactly 0 or 1: keep the support
+        prior["prior_predictive"]["y"] = y.copy(data=self.design.family.clip_y(y.values))
         ordered = [p.name for p in self.design.family.aux if p.ordered]
         if not ordered:
             return prior

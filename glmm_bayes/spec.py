@@ -34,7 +34,8 @@ import pandas as pd
 from glmm_bayes.errors import GLMMInputError
 
 SAMPLER_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "backend": str,
-                "target_accept": float}
+                "target_accept": float, "adaptation": str}
+ADAPTATIONS = ("diag", "low_rank")  # nutpie's mass-matrix adaptation (see GLMM.fit)
 SPEC_KEYS = {"name", "formula", "family", "link", "data", "categorical", "priors", "sampler",
              "na_action", "description", "parameterization"}
 
@@ -166,7 +167,7 @@ class ModelSpec:
 
 
 def check_sampler(sampler: dict, where: str) -> dict:
-    """Validate a ``[sampler]`` table (draws, tune, chains, seed, backend, target_accept)."""
+    """Validate a ``[sampler]`` table (draws, tune, chains, seed, backend, target_accept, adaptation)."""
     if not isinstance(sampler, dict):
         raise GLMMInputError(f"{where}: [sampler] must be a table")
     out = {}
@@ -181,5 +182,8 @@ def check_sampler(sampler: dict, where: str) -> dict:
             raise GLMMInputError(f"{where}: sampler setting '{key}' must be a number, got {value!r}")
         if kind is str and not isinstance(value, str):
             raise GLMMInputError(f"{where}: sampler setting '{key}' must be a string, got {value!r}")
+        if key == "adaptation" and value not in ADAPTATIONS:
+            raise GLMMInputError(f"{where}: sampler setting 'adaptation' must be one of {', '.join(ADAPTATIONS)}, "
+                                 f"got {value!r}")
         out[key] = value
     return out

@@ -91,3 +91,23 @@ def test_console_script_installed():
     exe = Path(sys.executable).with_name("glmm-bayes")
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "fit" in proc.stdout
+
+
+def test_spec_sampler_sets_adaptation(workdir, monkeypatch):
+    """`adaptation` in [sampler] reaches nutpie (spied on, the real sampler runs); a fit() argument wins."""
+    from glmm_bayes import inference
+
+    seen = []
+    real = inference._sample_nutpie
+
+    def spy(*args, **kwargs):
+        seen.append(args[-1] if len(args) == 9 else kwargs.get("adaptation"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "_sample_nutpie", spy)
+    text = (workdir / "toy.toml").read_text().replace("seed = 3", 'seed = 3\nadaptation = "low_rank"')
+    (workdir / "toy_lr.toml").write_text(text)
+    model = gb.GLMM.from_spec(gb.ModelSpec.load(workdir / "toy_lr.toml"))
+    model.fit(draws=50, tune=50, progressbar=False, warn=False)
+    model.fit(draws=50, tune=50, progressbar=False, warn=False, adaptation="diag")
+    assert seen == ["low_rank", "diag"]
