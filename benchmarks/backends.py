@@ -1,8 +1,13 @@
 """Benchmark: wall time to >= 400 bulk ESS on every population-level parameter, compile included.
 
-Model (the built-in hospital study, ``glmm_bayes.datasets.hospital(seed=1)``: 8,525 patients, 407 doctors)::
+Models (``--model a,b,c``; the issue's (a)-(c); (d), 10^6 rows, is ``benchmarks/scale.py big``)::
 
-    remission ~ IL6 + CRP + CancerStage + LengthofStay + Experience + (1 + IL6 | DID)    (bernoulli, logit)
+    (a) hospital(seed=1), 8,525 patients / 407 doctors, bernoulli:
+        remission ~ IL6 + CRP + CancerStage + LengthofStay + Experience + (1 + IL6 | DID)
+    (b) lme4 InstEval (../shared/data), 73,421 ratings, crossed, gaussian:
+        y ~ service + (1 | s) + (1 | d)
+    (c) lme4 grouseticks (../shared/data), 403 chicks, poisson, nested + observation-level:
+        TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)
 
 Configurations (all 4 chains, seed 1):
 
@@ -12,10 +17,11 @@ Configurations (all 4 chains, seed 1):
     bambi_pymc      bambi default sampler (PyMC NUTS)     } bambi's (1 + IL6 | DID) is UNcorrelated:
     bambi_nutpie    bambi inference_method="nutpie"       } no cor parameter, and its own default priors
     bambi_numpyro   bambi inference_method="numpyro"      }
-    numpyro_hand    hand-written NumPyro model of the same correlated model and priors
-                    (non-centred, LKJCholesky), NUTS, chain_method="sequential"
-    gb_nutpie_centred  DIAGNOSTIC extra: gb_nutpie on data with the numeric predictors mean-centred
-                    (bambi centres internally; glmm_bayes does not)
+    numpyro_hand    the same model and glmm_bayes' default priors written directly in NumPyro
+                    (non-centred effects, LKJCholesky for a correlated block, mean-centred columns),
+                    NUTS, chain_method="sequential", float64
+    gb_nutpie_centred  (a) only, DIAGNOSTIC: gb_nutpie on data with the numeric predictors mean-centred
+                    (glmm_bayes centres internally too, so this should match gb_nutpie)
 
 Method: start at draws = tune = 500 per chain; while min bulk ESS < 400 double draws (tune =
 max(500, draws / 2)) and rerun from scratch, up to draws = 4000. Each attempt runs in a fresh
@@ -26,7 +32,9 @@ attempts so far plus the next attempt's estimated time would exceed ``--config-b
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/backends.py                 # full run -> benchmarks/results/backends.csv
+    .venv/bin/python benchmarks/backends.py                 # full run -> results/backends_<model>.csv,
+                                                            #   results/backends_summary.csv, results/backends.png
+    .venv/bin/python benchmarks/backends.py --model b       # one model
     .venv/bin/python benchmarks/backends.py --quick         # smoke test: draws = tune = 200, no doubling
     .venv/bin/python benchmarks/backends.py --only gb_nutpie,numpyro_hand
     .venv/bin/python benchmarks/backends.py --cold-cache    # empty PyTensor compile cache per attempt
