@@ -535,6 +535,7 @@ def summary_table(quick: bool = False):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401 - used as matplotlib.ticker
     import pandas as pd
 
     suffix = "_quick" if quick else ""
@@ -565,6 +566,8 @@ def summary_table(quick: bool = False):
         reached = t["min_ess_bulk"] >= ESS_TARGET
         ax.barh(t["config"], t["seconds"], color=["tab:blue" if r else "lightgray" for r in reached])
         ax.set_xscale("log")
+        ax.set_xlim(left=5)  # bars on a log axis start at a common 5 s, so their lengths compare
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.invert_yaxis()
         ax.set_title(model)
         ax.set_xlabel(f"seconds to bulk ESS >= {ESS_TARGET} (grey: not reached)")
