@@ -1,7 +1,7 @@
 """NUTS sampling through one of three backends, then convergence diagnostics in plain words.
 
 Backends: ``"nutpie"`` (Rust NUTS on a numba-compiled log density; the
-default: fastest in ``benchmarks/backends.py``), ``"numpyro"`` (JAX) and
+default; timings in ``benchmarks/README.md``), ``"numpyro"`` (JAX) and
 ``"pymc"``. All return an ArviZ ``DataTree`` with ``posterior``,
 ``sample_stats``, ``log_likelihood`` (pointwise, per row; optional) and ``observed_data``.
 The same seed gives the same draws for a given backend.
