@@ -256,10 +256,10 @@ class GLMM:
         import pymc as pm
         import xarray as xr
 
+        if self.design.family.open_unit:
+            return self._prior_predictive_numpy(draws, seed)
         with self.pymc_model:
             prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
-        y = prior["prior_predictive"]["y"]  # PyMC's Beta sampler can round to exactly 0 or 1: keep the support
-        prior["prior_predictive"]["y"] = y.copy(data=self.design.family.clip_y(y.values))
         ordered = [p.name for p in self.design.family.aux if p.ordered]
         if not ordered:
             return prior
@@ -272,6 +272,26 @@ class GLMM:
                                                        var_names=["y"], random_seed=seed, progressbar=False)
         prior["prior"] = xr.DataTree(params)
         prior["prior_predictive"] = xr.DataTree(simulated["posterior_predictive"].to_dataset())
+        return prior
+
+    def _prior_predictive_numpy(self, draws: int, seed: int | None):
+        """Prior draws from PyMC, outcomes from the family's NumPy simulator (as the posterior predictive).
+
+        For beta outcomes: PyMC draws them with ``scipy.stats.beta.rvs``, which does not return for shapes
+        near 1e-300, and the vague default ``phi ~ gamma(0.01, 0.01)`` gives such shapes.
+        """
+        import pymc as pm
+        import xarray as xr
+
+        from glmm_bayes.checks import posterior_predictive
+
+        model = self.pymc_model
+        names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
+        with model:
+            prior = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
+        as_fit = Fit(self, xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()}), warn=False)
+        y = posterior_predictive(as_fit, seed)
+        prior["prior_predictive"] = xr.DataTree(xr.Dataset({"y": self.design.family.clip_y(y)}))
         return prior
 
     def plot_prior_predictive(self, draws: int = 200, seed: int | None = 0):

@@ -104,3 +104,29 @@ def test_effects_and_prior_predictive():
     prior = model.prior_predictive(draws=50, seed=1)
     assert prior["prior_predictive"]["y"].shape[-1] == len(df)
     assert model.plot_prior_predictive(draws=30).axes[0].get_title()
+
+
+def test_beta_prior_predictive_with_the_vague_default_phi():
+    """PyMC draws beta outcomes with scipy, which did not return for the shapes ~1e-300 that the default
+    phi ~ gamma(0.01, 0.01) gives; the family's NumPy simulator draws them instead. Its draws must have the
+    Beta(mu, phi) moments when the prior pins mu and phi down."""
+    import time
+
+    from scipy.special import expit
+
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"y": rng.uniform(0.05, 0.95, 60), "x": rng.normal(size=60), "g": np.repeat(list("abcdef"), 10)})
+    start = time.perf_counter()
+    prior = gb.GLMM("y ~ x + (1 | g)", df, family="beta").prior_predictive(draws=300, seed=1)
+    assert time.perf_counter() - start < 120
+    assert (prior["prior"]["phi"].values < 1e-200).any()  # the region that used to hang was drawn
+    y = prior["prior_predictive"]["y"].values
+    assert y.shape[-1] == 60 and np.isfinite(y).all() and (y > 0).all() and (y < 1).all()
+
+    tight = {"Intercept": "normal(0.5, 0.001)", "b": "normal(0, 0.001)", "sd": "half_normal(0.001)",
+             "phi": "gamma(10000, 100)"}  # mu = expit(0.5), phi = 100
+    y = gb.GLMM("y ~ x + (1 | g)", df, family="beta", priors=tight).prior_predictive(draws=400, seed=3)
+    y = y["prior_predictive"]["y"].values.ravel()
+    mu = expit(0.5)
+    assert abs(y.mean() - mu) < 4 * np.sqrt(mu * (1 - mu) / 101 / y.size)
+    assert y.var() == pytest.approx(mu * (1 - mu) / 101, rel=0.05)
