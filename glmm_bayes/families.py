@@ -343,7 +343,7 @@ class Family:
     logcdf: Callable | None = None  # log F(y | mu): with ``logsf``, makes the family censorable
     logsf: Callable | None = None  # log S(y | mu)
     intercept: bool = True  # False: the linear predictor has no intercept (ordinal cutpoints replace it)
-    open_unit: bool = False  # y lies strictly inside (0, 1): simulated values are kept there (clip_y)
+    open_unit: bool = False  # y strictly inside (0, 1): prior predictive drawn by the NumPy simulator
     aux_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
@@ -352,15 +352,6 @@ class Family:
     @property
     def default_link(self) -> str:
         return self.links[0]
-
-    def clip_y(self, y):
-        """Simulated outcomes kept inside the support: a beta draw that rounds to exactly 0 or 1 (tiny
-        ``mu·phi``) moves 1e-12 inside, so the log density stays finite. Other families: ``y`` unchanged.
-
-        >>> get_family("beta").clip_y(np.array([0.0, 0.5, 1.0]))  # doctest: +SKIP
-        array([1.e-12, 5.e-01, 1.e+00])
-        """
-        return _open_unit(y) if self.open_unit else y
 
     @property
     def censorable(self) -> bool:

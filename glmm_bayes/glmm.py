@@ -291,7 +291,7 @@ class GLMM:
             prior = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
         as_fit = Fit(self, xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()}), warn=False)
         y = posterior_predictive(as_fit, seed)
-        prior["prior_predictive"] = xr.DataTree(xr.Dataset({"y": self.design.family.clip_y(y)}))
+        prior["prior_predictive"] = xr.DataTree(xr.Dataset({"y": y}))  # the simulator keeps y inside (0, 1)
         return prior
 
     def plot_prior_predictive(self, draws: int = 200, seed: int | None = 0):
