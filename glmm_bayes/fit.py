@@ -156,7 +156,7 @@ class Fit:
             return self.idata
         posterior = self.posterior
         model = self.model.pymc_model
-        chains = [inference.add_log_likelihood(model, xr.DataTree.from_dict({"posterior": posterior.isel(chain=[c])}),
+        chains = [inference.add_log_likelihood(model, inference.posterior_as_tree(posterior.isel(chain=[c])),
                                                observed=False)["log_likelihood"].to_dataset()
                   for c in range(posterior.sizes["chain"])]
         self.idata["log_likelihood"] = xr.DataTree(xr.concat(chains, dim="chain"))

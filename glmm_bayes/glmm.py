@@ -180,8 +180,8 @@ class GLMM:
         if method == "vi":
             return self._fit_vi(settings, vi_steps, vi_method, progressbar, warn, log_likelihood)
         if adaptation is None:  # a centred block not centred on the intercept leaves a ridge: low-rank
-            plain = [k for k in self.centred_blocks
-                     if k != intercept_block(self.design, self.prior_set, self.centred_blocks)]
+            on_intercept = intercept_block(self.design, self.prior_set, self.centred_blocks)
+            plain = [k for k in self.centred_blocks if k != on_intercept]
             adaptation = "low_rank" if plain else "diag"
         model = self.sampling_model
         with inference.Timer() as timer, warnings.catch_warnings():

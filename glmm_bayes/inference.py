@@ -34,6 +34,7 @@ import xarray as xr
 from glmm_bayes.errors import GLMMInputError
 
 BACKENDS = ("nutpie", "numpyro", "pymc")
+ADAPTATIONS = ("diag", "low_rank")  # nutpie's mass-matrix adaptation
 DEFAULT_BACKEND = "nutpie"
 RHAT_MAX = 1.01
 VI_K_MAX = 0.7  # Pareto k above which a variational approximation is not trusted (Yao et al. 2018)
@@ -86,8 +87,8 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed:
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     if backend == "nutpie":
-        if adaptation not in ("diag", "low_rank"):
-            raise GLMMInputError(f"adaptation must be 'diag' or 'low_rank', got {adaptation!r}")
+        if adaptation not in ADAPTATIONS:
+            raise GLMMInputError(f"adaptation must be one of {', '.join(ADAPTATIONS)}, got {adaptation!r}")
         idata = _sample_nutpie(model, draws, tune, chains, seed, target_accept, progressbar, compiled, adaptation)
     else:
         import pymc as pm

@@ -32,10 +32,10 @@ from pathlib import Path
 import pandas as pd
 
 from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.inference import ADAPTATIONS
 
 SAMPLER_KEYS = {"draws": int, "tune": int, "chains": int, "seed": int, "backend": str,
                 "target_accept": float, "adaptation": str}
-ADAPTATIONS = ("diag", "low_rank")  # nutpie's mass-matrix adaptation (see GLMM.fit)
 SPEC_KEYS = {"name", "formula", "family", "link", "data", "categorical", "priors", "sampler",
              "na_action", "description", "parameterization"}
 
