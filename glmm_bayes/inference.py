@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from glmm_bayes.convergence import rank_diagnostics
 from glmm_bayes.errors import GLMMInputError
 
 BACKENDS = ("nutpie", "numpyro", "pymc")
@@ -327,16 +328,12 @@ class Diagnostics:
 
 def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True) -> Diagnostics:
     """Check R-hat, ESS (on ``params`` and the standardised group effects), divergences and BFMI."""
-    import arviz as az
-
     checked = params.copy()
     posterior = idata["posterior"].to_dataset()
     for name in posterior.data_vars:
         if name.startswith(("z_", "u_", "v_")):
             checked[name] = posterior[name]
-    rhat = _flatten(az.rhat(checked))
-    ess_bulk = _flatten(az.ess(checked, method="bulk"))
-    ess_tail = _flatten(az.ess(checked, method="tail"))
+    rhat, ess_bulk, ess_tail = _rank_diagnostics(checked)
     stats = idata["sample_stats"].to_dataset() if "sample_stats" in idata.children else xr.Dataset()
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     bfmi = []
@@ -363,16 +360,19 @@ def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True)
     return d
 
 
-def _flatten(ds: xr.Dataset) -> dict[str, float]:
-    out = {}
+def _rank_diagnostics(ds: xr.Dataset) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """R-hat, bulk and tail ESS of every scalar in ``ds`` (``name`` or ``name[i]``, flat index),
+    finite values only; one vectorised pass (:mod:`glmm_bayes.convergence`)."""
+    names, columns = [], []
     for name, da in ds.data_vars.items():
-        values = np.atleast_1d(da.values).ravel()
-        if values.size == 1:
-            out[name] = float(values[0])
-        else:
-            for i, v in enumerate(values):
-                out[f"{name}[{i}]"] = float(v)
-    return {k: v for k, v in out.items() if np.isfinite(v)}
+        values = da.transpose("chain", "draw", ...).values
+        values = values.reshape(values.shape[0], values.shape[1], -1)
+        columns.append(values)
+        names += [name] if values.shape[2] == 1 else [f"{name}[{i}]" for i in range(values.shape[2])]
+    if not columns:
+        return {}, {}, {}
+    stats = rank_diagnostics(np.concatenate(columns, axis=2))
+    return tuple({n: float(v) for n, v in zip(names, values) if np.isfinite(v)} for values in stats)
 
 
 def _extreme(values: dict[str, float], pick) -> tuple[float, str]:

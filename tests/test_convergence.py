@@ -1,0 +1,59 @@
+"""The vectorised R-hat / bulk ESS / tail ESS (glmm_bayes.convergence) give ArviZ's numbers."""
+
+import arviz as az
+import numpy as np
+import pytest
+import xarray as xr
+
+from glmm_bayes.convergence import rank_diagnostics
+
+
+def _autoregressive(rng, shape, phi):
+    x = np.zeros(shape)
+    noise = rng.normal(size=shape)
+    for t in range(1, shape[1]):
+        x[:, t] = phi * x[:, t - 1] + noise[:, t]
+    return x
+
+
+def _cases():
+    rng = np.random.default_rng(1)
+    shifted = rng.normal(size=(4, 100, 20)) + np.arange(4)[:, None, None]
+    with_nan = rng.normal(size=(4, 60, 4))
+    with_nan[2, 10, 1] = np.nan
+    return {
+        "iid": rng.normal(size=(4, 200, 50)),
+        "autocorrelated": _autoregressive(rng, (4, 200, 50), 0.9),
+        "nearly stuck, odd draws": _autoregressive(rng, (4, 301, 20), 0.99),
+        "antithetic": _autoregressive(rng, (4, 200, 30), -0.7),
+        "chains disagree": shifted,
+        "ties": rng.integers(0, 3, size=(4, 100, 20)).astype(float),
+        "one chain": rng.normal(size=(1, 100, 5)),
+        "very short": rng.normal(size=(2, 7, 5)),
+        "constant": np.ones((4, 50, 3)),
+        "nan draw": with_nan,
+        "more than one block": rng.normal(size=(2, 40, 1100)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_cases()))
+def test_matches_arviz(case):
+    draws = _cases()[case]
+    ds = xr.Dataset({"a": (("chain", "draw", "k"), draws)})
+    with np.errstate(all="ignore"):
+        expected = [az.rhat(ds)["a"].values, az.ess(ds, method="bulk")["a"].values,
+                    az.ess(ds, method="tail")["a"].values]
+    for got, want in zip(rank_diagnostics(draws), expected):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-8, equal_nan=True)
+
+
+def test_flags_disagreeing_chains_and_autocorrelation():
+    rng = np.random.default_rng(2)
+    draws = np.concatenate([rng.normal(size=(4, 500, 1)),
+                            rng.normal(size=(4, 500, 1)) + np.array([0, 0, 0, 3.0])[:, None, None],
+                            _autoregressive(rng, (4, 500, 1), 0.98)], axis=2)
+    rhat, ess_bulk, ess_tail = rank_diagnostics(draws)
+    assert rhat[0] < 1.01 < rhat[1]
+    assert ess_bulk[2] < 200 < ess_bulk[0]
+    assert ess_tail[2] < ess_tail[0]
