@@ -24,7 +24,7 @@ import numpy as np
 from scipy import special, stats
 from scipy.fft import next_fast_len
 
-BLOCK = 512  # parameters per vectorised pass: bounds memory at ~ chains × draws × BLOCK × 48 bytes
+BLOCK = 256  # parameters per vectorised pass: bounds memory at ~ chains × draws × BLOCK × 64 bytes
 
 
 def rank_diagnostics(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -36,10 +36,11 @@ def rank_diagnostics(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     out = np.full((3, k), np.nan)
 
     def run(start: int) -> None:
-        block = draws[:, :, start:start + BLOCK]
-        valid = ~np.isnan(block).any(axis=(0, 1))
+        # parameter-major copy: every sort, FFT and reduction below runs along contiguous memory
+        block = np.ascontiguousarray(np.moveaxis(draws[:, :, start:start + BLOCK], 2, 0))
+        valid = ~np.isnan(block).any(axis=(1, 2))
         if valid.any():
-            out[:, start:start + BLOCK][:, valid] = _block_diagnostics(block[:, :, valid])
+            out[:, start:start + BLOCK][:, valid] = _block_diagnostics(block[valid])
 
     starts = range(0, k, BLOCK)
     if len(starts) == 1:
@@ -51,23 +52,23 @@ def rank_diagnostics(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def _block_diagnostics(x: np.ndarray) -> np.ndarray:
-    chains, draws, _ = x.shape
+    """(3, k) R-hat, bulk ESS, tail ESS of ``x`` (parameter, chain, draw)."""
+    k, chains, draws = x.shape
+    if draws < 4:
+        return np.stack([np.full(k, np.nan)] * 3)
     split = split_chains(x)
-    z_split = z_scale(split) if draws >= 4 else split
-    if chains > 1 and draws >= 4:
-        median = np.median(split.reshape(-1, split.shape[2]), axis=0)
+    z_split = z_scale(split)
+    if chains > 1:
+        median = np.median(split.reshape(k, -1), axis=1)
         bulk = _rhat(z_split)
-        folded = _rhat(z_scale(np.abs(split - median)))
+        folded = _rhat(z_scale(np.abs(split - median[:, None, None])))
         rhat = np.where(folded > bulk, folded, bulk)
     else:
-        rhat = np.full(x.shape[2], np.nan)
-    if draws < 4:
-        nan = np.full(x.shape[2], np.nan)
-        return np.stack([rhat, nan, nan])
+        rhat = np.full(k, np.nan)
     ess_bulk = ess(z_split)
-    low, high = np.quantile(x.reshape(-1, x.shape[2]), tail_probs(), axis=0)
-    ess_tail = np.minimum(ess(split_chains((x <= low).astype(float))),
-                          ess(split_chains((x <= high).astype(float))))
+    low, high = np.quantile(x.reshape(k, -1), tail_probs(), axis=1)
+    ess_tail = np.minimum(ess(split_chains((x <= low[:, None, None]).astype(float))),
+                          ess(split_chains((x <= high[:, None, None]).astype(float))))
     return np.stack([rhat, ess_bulk, ess_tail])
 
 
@@ -81,32 +82,43 @@ def tail_probs() -> tuple[float, float]:
 
 
 def split_chains(x: np.ndarray) -> np.ndarray:
-    """(chain, draw, k) → (2·chain, draw // 2, k): first and last halves of each chain (the middle
+    """(k, chain, draw) → (k, 2·chain, draw // 2): first and last halves of each chain (the middle
     draw of an odd-length chain is left out)."""
-    half = x.shape[1] // 2
-    return np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
+    half = x.shape[2] // 2
+    return np.concatenate([x[:, :, :half], x[:, :, x.shape[2] - half:]], axis=1)
 
 
 def z_scale(x: np.ndarray) -> np.ndarray:
-    """Normal scores of the ranks over all chains and draws, per column (Blom's offset 3/8)."""
-    chains, draws, k = x.shape
-    by_column = np.ascontiguousarray(x.reshape(chains * draws, k).T)  # sorting along rows is ~5x faster
-    ranks = stats.rankdata(by_column, method="average", axis=1)
-    return special.ndtri((ranks.T - 3 / 8) / (chains * draws + 1 / 4)).reshape(x.shape)
+    """Normal scores of the ranks over all chains and draws, per parameter (Blom's offset 3/8)."""
+    k, chains, draws = x.shape
+    n = chains * draws
+    return special.ndtri((average_ranks(x.reshape(k, n)) - 3 / 8) / (n + 1 / 4)).reshape(x.shape)
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n along each row, ties sharing their average rank (``scipy.stats.rankdata``'s
+    "average"); rows without ties skip scipy's tie bookkeeping."""
+    order = np.argsort(x, axis=1)
+    tied = (np.diff(np.take_along_axis(x, order, axis=1), axis=1) == 0).any(axis=1)
+    ranks = np.empty(x.shape)
+    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(1.0, x.shape[1] + 1), x.shape), axis=1)
+    if tied.any():
+        ranks[tied] = stats.rankdata(x[tied], method="average", axis=1)
+    return ranks
 
 
 def _rhat(x: np.ndarray) -> np.ndarray:
-    draws = x.shape[1]
-    between = draws * x.mean(axis=1).var(axis=0, ddof=1)
-    within = x.var(axis=1, ddof=1).mean(axis=0)
+    draws = x.shape[2]
+    between = draws * x.mean(axis=2).var(axis=1, ddof=1)
+    within = x.var(axis=2, ddof=1).mean(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.sqrt((between / within + draws - 1) / draws)
 
 
 def ess(x: np.ndarray) -> np.ndarray:
-    """Effective sample size of each column of ``x`` (chain, draw, k): autocorrelations by FFT,
+    """Effective sample size of each parameter of ``x`` (k, chain, draw): autocorrelations by FFT,
     truncated by Geyer's initial positive and monotone sequences (ArviZ's ``_ess``)."""
-    chains, draws, k = x.shape
+    k, chains, draws = x.shape
     size = chains * draws
     rho = _autocorrelation(x)
     rho_t, max_t = _geyer(rho)
@@ -117,24 +129,23 @@ def ess(x: np.ndarray) -> np.ndarray:
     tau = np.maximum(-1.0 + 2.0 * head + nxt, 1 / np.log10(size))
     out = size / tau
     out[np.isnan(rho_t).any(axis=0)] = np.nan
-    constant = (x.max(axis=(0, 1)) - x.min(axis=(0, 1))) < np.finfo(float).resolution
+    constant = (x.max(axis=(1, 2)) - x.min(axis=(1, 2))) < np.finfo(float).resolution
     out[constant] = size
     return out
 
 
 def _autocorrelation(x: np.ndarray) -> np.ndarray:
     """ρ̂_t (draw, k) of the combined chains (Vehtari et al. 2021, eq. 10); ρ̂_0 = 1."""
-    chains, draws, _ = x.shape
+    _, chains, draws = x.shape
     n_fft = next_fast_len(2 * draws)
-    centred = x - x.mean(axis=1, keepdims=True)
-    spectrum = np.fft.rfft(centred, n=n_fft, axis=1)
+    chain_mean = x.mean(axis=2)
+    spectrum = np.fft.rfft(x - chain_mean[:, :, None], n=n_fft, axis=2)
     spectrum *= np.conjugate(spectrum)
-    acov = np.fft.irfft(spectrum, n=n_fft, axis=1)[:, :draws] / draws
-    mean_acov = acov.mean(axis=0)
+    mean_acov = np.fft.irfft(spectrum, n=n_fft, axis=2)[:, :, :draws].mean(axis=1).T / draws
     mean_var = mean_acov[0] * draws / (draws - 1.0)
     var_plus = mean_var * (draws - 1.0) / draws
     if chains > 1:
-        var_plus = var_plus + x.mean(axis=1).var(axis=0, ddof=1)
+        var_plus = var_plus + chain_mean.var(axis=1, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = 1.0 - (mean_var - mean_acov) / var_plus
     rho[0] = 1.0
