@@ -275,7 +275,8 @@ def _binomial_dist(eta, link, aux, extra):
 # ------------------------------------------------- direct log-likelihoods for sampling (PyTensor)
 # PyMC's Bernoulli(logit_p=η) computes p = sigmoid(η) and checks 0 ≤ p ≤ 1 on every row; these write
 # log p(y | η) straight from η. Same values (tests/test_families.py), and on the hospital model
-# (8,525 rows) the NUTS gradient takes 0.33 ms instead of 0.50 ms (benchmarks/README.md).
+# (8,525 rows) the NUTS gradient takes 0.33 ms instead of 0.50 ms (benchmarks/README.md). A family with
+# auxiliary parameters keeps PyMC's distribution (see Family._direct_likelihood).
 def _bernoulli_logit_logp(y, eta):
     return y * eta - _pt().softplus(eta)
 
