@@ -347,12 +347,8 @@ def _centred_intercept(intercept_priors: list, shift, dims: str | None = None):
     kwargs = {k: np.array([p.kwargs()[k] for p in intercept_priors]) if dims else first.kwargs()[k]
               for k in first.param_names}
     loc_name = first.param_names[LOCATION_ARG[first.dist]]
-    location = np.asarray(kwargs[loc_name], dtype=float)
     kwargs[loc_name] = kwargs[loc_name] + shift
-    # start at the prior's location, not at its mean m + shift(b): with an uncentred predictor (a year, ~96)
-    # the shift at the jittered initial slopes is ±100 on the link scale, exp(η) overflows, and a chain can
-    # start where the log density is -7e40 and never move
-    intercept_c = first.pymc_class()("Intercept_c", **kwargs, dims=dims, initval=location)
+    intercept_c = first.pymc_class()("Intercept_c", **kwargs, dims=dims)
     pm.Deterministic("Intercept", intercept_c - shift, dims=dims)
     return intercept_c
 
