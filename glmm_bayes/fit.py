@@ -38,13 +38,24 @@ def _interval_names(prob: float, hdi: bool) -> tuple[str, str]:
 class Fit:
     """Posterior draws of a :class:`glmm_bayes.GLMM` plus what is needed to summarise and predict."""
 
-    def __init__(self, model, idata, backend: str = "", seconds: float = 0.0, warn: bool = True):
+    def __init__(self, model, idata, backend: str = "", seconds: float = 0.0, warn: bool = True,
+                 check: bool = True):
+        """``check=False``: draws that are not MCMC output (prior draws wrapped for simulation) skip the
+        convergence diagnostics until :attr:`diagnostics` is read."""
         self.model = model
         self.idata = idata
         self.backend = backend
         self.seconds = seconds
         self._params: xr.Dataset | None = None
-        self.diagnostics: Diagnostics = diagnose(idata, self.parameter_draws(), seconds, warn=warn)
+        self._diagnostics: Diagnostics | None = (
+            diagnose(idata, self.parameter_draws(), seconds, warn=warn) if check else None)
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        """R-hat, ESS, divergences and BFMI of the draws, with plain-language warnings."""
+        if self._diagnostics is None:
+            self._diagnostics = diagnose(self.idata, self.parameter_draws(), self.seconds, warn=False)
+        return self._diagnostics
 
     # ---------------------------------------------------------- draws
     @property

@@ -289,7 +289,7 @@ class GLMM:
         names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
         with model:
             prior = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
-        as_fit = Fit(self, xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()}), warn=False)
+        as_fit = Fit(self, xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()}), check=False)
         y = posterior_predictive(as_fit, seed)
         prior["prior_predictive"] = xr.DataTree(xr.Dataset({"y": y}))  # the simulator keeps y inside (0, 1)
         return prior
