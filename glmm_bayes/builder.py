@@ -27,7 +27,8 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
 * family parameters by name (``sigma``, ``alpha``, ``shape``, ...; the ordinal ``cutpoints``
   is an increasing vector with dims ``cutpoints_dim`` = 1..K-1, labelled ``cutpoint[k]``);
 * the likelihood ``y`` (dims ``obs``) — ``pm.Censored`` around the family's distribution when the
-  response is ``censored(time, status)``; data in ``pm.Data`` containers
+  response is ``censored(time, status)`` (a ``CustomDist`` with the family's stable censored
+  log-density where it has one); data in ``pm.Data`` containers
   (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``, ``cens_lower``/``cens_upper``) so a
   compiled model can be re-used with new values.
 
@@ -272,7 +273,7 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = ()):
                 eta = eta + (pt.dot(X, b) if idx == list(range(len(design.X_columns))) else pt.dot(X[:, idx], b))
                 slope_terms.append(pt.dot(centre[idx] / scale[idx], b) if centre is not None else None)
             if centre is not None:
-                intercept = _centred_intercept([priors.fixed["Intercept"]], sum(slope_terms))
+                intercept = _centred_intercept([priors.fixed["Intercept"]], sum(slope_terms), _outcome_location(design))
         hierarchical = intercept_block(design, priors, list(centred))
         if centre is not None and design.X_columns and not design.eta_names and hierarchical is None:
             eta = eta + intercept
@@ -316,7 +317,8 @@ def _multi_fixed_effects(design: Design, priors: PriorSet, groups: dict[str, lis
     if centre is not None:  # B holds the slopes on standardised columns: shift_c = (x̄ / sd)ᵀ B[:, c]
         j = design.X_columns.index("Intercept")
         shift = pt.dot(centre / scale, B)
-        intercept = _centred_intercept([priors.fixed[n] for n in intercept_names(design)], shift, dims="eta")
+        intercept = _centred_intercept([priors.fixed[n] for n in intercept_names(design)], shift,
+                                       _outcome_location(design), dims="eta")
         B = pt.set_subtensor(B[j], intercept)
     return pt.dot(X, B)
 
@@ -327,7 +329,7 @@ def _aux_variable(design: Design, name: str, prior):
 
     param = design.family.aux_param(name)
     if param.size is None:
-        return prior.pymc_class()(name, **prior.kwargs())
+        return prior.pymc_class()(name, **prior.kwargs(), initval=param.start)
     size = param.size(design.response)
     pm.modelcontext(None).add_coord(f"{name}_dim", np.arange(1, size + 1))
     kwargs = {"dims": f"{name}_dim"}
@@ -337,10 +339,20 @@ def _aux_variable(design: Design, name: str, prior):
     return prior.pymc_class()(name, **prior.kwargs(), **kwargs)
 
 
-def _centred_intercept(intercept_priors: list, shift, dims: str | None = None):
+def _outcome_location(design: Design) -> float:
+    """The outcome's location on the link scale (e.g. log of the mean count), as default priors use it."""
+    return design.family.location_scale(design.response, design.link)[0]
+
+
+def _centred_intercept(intercept_priors: list, shift, start: float, dims: str | None = None):
     """``Intercept_c ~ F(m + shift, s)`` and the raw ``Intercept = Intercept_c - shift`` (see module docstring).
 
-    One prior and a scalar shift, or (``dims``) one prior per linear predictor (same family) and a vector."""
+    One prior and a scalar shift, or (``dims``) one prior per linear predictor (same family) and a vector.
+    Sampling starts ``Intercept_c`` (the intercept at the predictors' means) near ``start``, the outcome's
+    location, whatever the prior: PyMC's default start, the prior mean ``m + shift`` at the jittered initial
+    slopes, is ±100 on the log scale with a predictor far from 0 (grouseticks YEAR ~96), and from a
+    user prior such as normal(0, 10) exp(η) is far off for times in the hundreds; a nutpie chain started
+    where the log density is -1e40 can adapt its step size to 0 and never move."""
     import pymc as pm
 
     first = intercept_priors[0]
@@ -348,7 +360,8 @@ def _centred_intercept(intercept_priors: list, shift, dims: str | None = None):
               for k in first.param_names}
     loc_name = first.param_names[LOCATION_ARG[first.dist]]
     kwargs[loc_name] = kwargs[loc_name] + shift
-    intercept_c = first.pymc_class()("Intercept_c", **kwargs, dims=dims)
+    initval = np.full(len(intercept_priors), start) if dims else start
+    intercept_c = first.pymc_class()("Intercept_c", **kwargs, dims=dims, initval=initval)
     pm.Deterministic("Intercept", intercept_c - shift, dims=dims)
     return intercept_c
 

@@ -136,6 +136,71 @@ def test_censored_loglik_matches_pymc_censored(family):
                                                          AUX[family], None)[status != 1]) > 1e-6)
 
 
+CENSORED_DIRECT = [(name, link) for name, fam in sorted(FAMILIES.items()) for link in fam.censored_logp]
+
+
+@pytest.mark.parametrize("family, link", CENSORED_DIRECT)
+def test_censored_direct_logp_matches_pymc_and_stays_finite(family, link):
+    """The censored log-likelihood used for sampling equals PyMC's ``Censored`` wherever that is finite,
+    equals the NumPy log S / log F everywhere, and stays finite far in the right tail, where PyMC's
+    log(1 - F) is -inf (F rounds to 1) and one such row made the whole model's log-density -inf."""
+    fam = FAMILIES[family]
+    rng = np.random.default_rng(5)
+    n = 200
+    eta, shape = rng.normal(0, 1, n), AUX[family]["shape"]
+    mu = LINKS[link].inverse(eta)
+    t = fam.simulate(rng, mu, {"shape": shape}, None)
+    t[:4] = mu[:4] * np.array([30.0, 60.0, 1e-3, 1e-6])  # far right tail, far left tail
+    status = rng.choice([1, 0, -1], n)
+    status[:2], status[2:4] = 0, -1
+    lower, upper = np.where(status == -1, t, -np.inf), np.where(status == 0, t, np.inf)
+    mine = fam.censored_logp[link](t, eta, shape, lower, upper).eval(mode=FAST)
+    dist = fam.dist(eta, link, {"shape": np.asarray(shape)}, None)
+    theirs = pm.logp(pm.Censored.dist(dist, lower=lower, upper=upper), t).eval(mode=FAST)
+    finite = np.isfinite(theirs)
+    assert not finite[1], "PyMC's censored log-survival far in the tail was expected to be -inf"
+    np.testing.assert_allclose(mine[finite], theirs[finite], rtol=1e-5, atol=1e-8)  # PyMC's gamma CDF: ~1e-6
+    np.testing.assert_allclose(mine, fam.loglik(t, eta, link, {"shape": shape}, status), rtol=1e-5)
+    assert np.all(np.isfinite(mine))
+
+
+@pytest.mark.parametrize("family, link", CENSORED_DIRECT)
+def test_censored_model_logp_equals_pymc_censored_model(family, link):
+    """A censored model registers the direct likelihood; at random points its log-density and gradient
+    equal those of the same model built on ``pm.Censored`` (where that one is finite)."""
+    from pymc.distributions.custom import CustomSymbolicDistRV
+
+    rng = np.random.default_rng(6)
+    n = 80
+    data = pd.DataFrame({"x": rng.normal(size=n), "g": rng.integers(0, 8, n).astype(str)})
+    mu = np.exp(3.0 + 0.5 * data["x"].to_numpy())
+    data["time"] = FAMILIES[family].simulate(rng, mu, {"shape": 1.5}, None)
+    data["status"] = rng.choice([1, 0, -1], n, p=[0.6, 0.3, 0.1])
+    formula = "censored(time, status) ~ x + (1 | g)"
+    direct = gb.GLMM(formula, data, family=family, link=link).pymc_model
+    assert isinstance(direct["y"].owner.op, CustomSymbolicDistRV)
+    fam = FAMILIES[family]
+    saved = fam.censored_logp
+    object.__setattr__(fam, "censored_logp", {})
+    try:
+        builtin = gb.GLMM(formula, data, family=family, link=link).pymc_model
+    finally:
+        object.__setattr__(fam, "censored_logp", saved)
+    assert not isinstance(builtin["y"].owner.op, CustomSymbolicDistRV)
+    compiled = [(direct.compile_logp(mode=FAST), builtin.compile_logp(mode=FAST)),
+                (direct.compile_dlogp(mode=FAST), builtin.compile_dlogp(mode=FAST))]
+    compared = 0
+    for _ in range(8):
+        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in direct.initial_point().items()}
+        if not np.isfinite(compiled[0][1](point)):  # PyMC's log(1 - F) rounded to -inf; ours is finite
+            assert np.isfinite(compiled[0][0](point))
+            continue
+        compared += 1
+        for a, b in compiled:
+            np.testing.assert_allclose(a(point), b(point), rtol=1e-6)
+    assert compared >= 3
+
+
 @pytest.mark.parametrize("family", SCALAR)
 def test_simulation_matches_mean_and_variance(family):
     fam = FAMILIES[family]
