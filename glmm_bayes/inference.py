@@ -109,6 +109,10 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed:
                 if "Not enough samples to build a trace" in str(exc):
                     raise KeyboardInterrupt("sampling interrupted during warm-up: no draws to keep") from None
                 raise
+            except pm.exceptions.SamplingError as exc:  # PyMC's "Initial evaluation ... failed"
+                if "Initial evaluation" in str(exc):
+                    raise no_start_error(model) from None
+                raise
         sizes = idata["posterior"].sizes
         if backend == "pymc" and (sizes["draw"] < draws or sizes["chain"] < chains):  # PyMC swallowed a Ctrl-C
             idata = keep_partial(idata)
@@ -203,9 +207,31 @@ def _sample_nutpie(model, draws, tune, chains, seed, target_accept, progressbar,
     except KeyboardInterrupt:
         partial = sampler.abort()  # stops the chains, returns what they drew (NaN-padded to one length)
         return keep_partial(partial)
+    except RuntimeError as err:
+        sampler.cancel()
+        if NO_START in str(err):
+            raise no_start_error(model) from None
+        raise
     except BaseException:
         sampler.cancel()
         raise
+
+
+NO_START = "All initialization points failed"  # nutpie's message when every jittered start is non-finite
+
+
+def no_start_error(model) -> GLMMInputError:
+    """The error for a model with no finite starting point, naming the log-density terms that are not finite.
+
+    >>> # raise no_start_error(model)  # "... not finite at the start: y (the outcome's likelihood) ..."
+    """
+    logps = model.point_logps(model.initial_point())
+    bad = [("y (the outcome's likelihood)" if k == "y" else k) for k, v in logps.items() if not np.isfinite(v)]
+    where = f"; not finite at the start: {', '.join(bad)}" if bad else ""
+    return GLMMInputError(
+        f"sampling found no starting point where the log density and its gradient are finite{where}. Usually a "
+        "prior far from the data's scale (e.g. a slope prior centred at 2000) or a column on an extreme scale: "
+        "check model.priors, rescale the columns, or give priors on the scale of the data.")
 
 
 def _chain_lengths(idata) -> np.ndarray:

@@ -358,6 +358,9 @@ CASES: list[Case] = [
          glmm("count ~ x + (1 | g)", family="poisson", priors={"sigma": "exponential(1)"}), "'sigma'"),
     Case("prior-key-not-a-string", "priors", "`priors={1: 'normal(0, 1)'}`",
          glmm(SMALL_FORMULA, priors={1: "normal(0, 1)"}), "1"),
+    Case("prior-no-finite-start", "priors", "`priors={'b': 'normal(2000, 1)'}` on a poisson slope: exp(η) overflows",
+         lambda: gb.GLMM("count ~ x + (1 | g)", make_data(), family="poisson", priors={"b": "normal(2000, 1)"})
+         .fit(draws=50, tune=50, chains=1, seed=1, progressbar=False), "outcome's likelihood"),
     Case("prior-sd-unbounded", "priors", "`priors={'sd': 'normal(0, 1)'}`",
          glmm(SMALL_FORMULA, priors={"sd": "normal(0, 1)"}), "half_normal"),
     Case("prior-sigma-unbounded", "priors", "`priors={'sigma': 'normal(0, 1)'}`",
