@@ -339,12 +339,14 @@ def _aux_variable(design: Design, name: str, prior):
     return prior.pymc_class()(name, **prior.kwargs(), **kwargs)
 
 
-def _outcome_location(design: Design) -> float:
-    """The outcome's location on the link scale (e.g. log of the mean count), as default priors use it."""
-    return design.family.location_scale(design.response, design.link)[0]
+def _outcome_location(design: Design) -> float | None:
+    """The outcome's location on the link scale (e.g. log of the mean count), as default priors use it
+    (None if it is not finite: PyMC's default start is used then)."""
+    location = design.family.location_scale(design.response, design.link)[0]
+    return location if np.isfinite(location) else None
 
 
-def _centred_intercept(intercept_priors: list, shift, start: float, dims: str | None = None):
+def _centred_intercept(intercept_priors: list, shift, start: float | None, dims: str | None = None):
     """``Intercept_c ~ F(m + shift, s)`` and the raw ``Intercept = Intercept_c - shift`` (see module docstring).
 
     One prior and a scalar shift, or (``dims``) one prior per linear predictor (same family) and a vector.
@@ -360,7 +362,7 @@ def _centred_intercept(intercept_priors: list, shift, start: float, dims: str | 
               for k in first.param_names}
     loc_name = first.param_names[LOCATION_ARG[first.dist]]
     kwargs[loc_name] = kwargs[loc_name] + shift
-    initval = np.full(len(intercept_priors), start) if dims else start
+    initval = np.full(len(intercept_priors), start) if dims and start is not None else start
     intercept_c = first.pymc_class()("Intercept_c", **kwargs, dims=dims, initval=initval)
     pm.Deterministic("Intercept", intercept_c - shift, dims=dims)
     return intercept_c

@@ -70,6 +70,24 @@ def test_numpy_loglik_matches_pymc(family):
         np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-8, err_msg=family)
 
 
+def _direct_and_builtin(formula: str, data, family: str, link: str, attribute: str):
+    """The PyMC model with the family's direct log-density (``attribute``: ``direct_logp`` or
+    ``censored_logp``) and the same model built on PyMC's own distribution (that attribute emptied)."""
+    from pymc.distributions.custom import CustomSymbolicDistRV
+
+    fam = FAMILIES[family]
+    direct = gb.GLMM(formula, data, family=family, link=link).pymc_model
+    assert isinstance(direct["y"].owner.op, CustomSymbolicDistRV)
+    saved = getattr(fam, attribute)
+    object.__setattr__(fam, attribute, {})
+    try:
+        builtin = gb.GLMM(formula, data, family=family, link=link).pymc_model
+    finally:
+        object.__setattr__(fam, attribute, saved)
+    assert not isinstance(builtin["y"].owner.op, CustomSymbolicDistRV)
+    return direct, builtin
+
+
 DIRECT = [(name, link) for name, fam in sorted(FAMILIES.items()) for link in fam.direct_logp]
 
 
@@ -93,8 +111,6 @@ def test_direct_logp_matches_pymc(family, link):
 def test_model_uses_direct_logp_with_pymc_values(family, link):
     """A model of such a family registers the direct likelihood; its log-density (and gradient) at a
     random point equal those of the same model with PyMC's built-in distribution."""
-    from pymc.distributions.custom import CustomSymbolicDistRV
-
     rng = np.random.default_rng(4)
     n = 60
     data = pd.DataFrame({"x": rng.normal(size=n), "g": rng.integers(0, 6, n).astype(str)})
@@ -102,15 +118,7 @@ def test_model_uses_direct_logp_with_pymc_values(family, link):
     data["k"] = rng.integers(1, 9, n)
     data["y"] = fam.simulate(rng, np.full(n, 0.4 if link != "log" else 2.0), {}, data["k"].to_numpy())
     formula = ("p(y, k)" if fam.needs_trials else "y") + " ~ x + (1 + x | g)"
-    direct = gb.GLMM(formula, data, family=family, link=link).pymc_model
-    assert isinstance(direct["y"].owner.op, CustomSymbolicDistRV)
-    saved = fam.direct_logp
-    object.__setattr__(fam, "direct_logp", {})
-    try:
-        builtin = gb.GLMM(formula, data, family=family, link=link).pymc_model
-    finally:
-        object.__setattr__(fam, "direct_logp", saved)
-    assert not isinstance(builtin["y"].owner.op, CustomSymbolicDistRV)
+    direct, builtin = _direct_and_builtin(formula, data, family, link, "direct_logp")
     point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in direct.initial_point().items()}
     for a, b in [(direct.compile_logp(mode=FAST), builtin.compile_logp(mode=FAST)),
                  (direct.compile_dlogp(mode=FAST), builtin.compile_dlogp(mode=FAST))]:
@@ -168,8 +176,6 @@ def test_censored_direct_logp_matches_pymc_and_stays_finite(family, link):
 def test_censored_model_logp_equals_pymc_censored_model(family, link):
     """A censored model registers the direct likelihood; at random points its log-density and gradient
     equal those of the same model built on ``pm.Censored`` (where that one is finite)."""
-    from pymc.distributions.custom import CustomSymbolicDistRV
-
     rng = np.random.default_rng(6)
     n = 80
     data = pd.DataFrame({"x": rng.normal(size=n), "g": rng.integers(0, 8, n).astype(str)})
@@ -177,16 +183,7 @@ def test_censored_model_logp_equals_pymc_censored_model(family, link):
     data["time"] = FAMILIES[family].simulate(rng, mu, {"shape": 1.5}, None)
     data["status"] = rng.choice([1, 0, -1], n, p=[0.6, 0.3, 0.1])
     formula = "censored(time, status) ~ x + (1 | g)"
-    direct = gb.GLMM(formula, data, family=family, link=link).pymc_model
-    assert isinstance(direct["y"].owner.op, CustomSymbolicDistRV)
-    fam = FAMILIES[family]
-    saved = fam.censored_logp
-    object.__setattr__(fam, "censored_logp", {})
-    try:
-        builtin = gb.GLMM(formula, data, family=family, link=link).pymc_model
-    finally:
-        object.__setattr__(fam, "censored_logp", saved)
-    assert not isinstance(builtin["y"].owner.op, CustomSymbolicDistRV)
+    direct, builtin = _direct_and_builtin(formula, data, family, link, "censored_logp")
     compiled = [(direct.compile_logp(mode=FAST), builtin.compile_logp(mode=FAST)),
                 (direct.compile_dlogp(mode=FAST), builtin.compile_dlogp(mode=FAST))]
     compared = 0
