@@ -223,14 +223,10 @@ class GLMM:
         compiled = self._compiled.with_data(**self.sampling_arrays(rows))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
+            with inference.explain_no_start(self.sampling_model):
                 return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
                                      target_accept=target_accept, progress_bar=False, save_warmup=False,
                                      cores=1)
-            except RuntimeError as err:
-                if inference.NO_START in str(err):
-                    raise inference.no_start_error(self.sampling_model) from None
-                raise
 
     def pointwise_loglik(self, posterior, rows) -> "np.ndarray":
         """log p(y_i | θ_s) for the given rows under ``posterior`` draws: array (chain, draw, len(rows))."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,17 +102,14 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed:
             kwargs["cores"] = min(chains, os.cpu_count() or 1)
         with model:
             try:
-                idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                                  nuts_sampler=backend, target_accept=target_accept, progressbar=progressbar,
-                                  compute_convergence_checks=False, idata_kwargs={"log_likelihood": False},
-                                  **kwargs)
+                with explain_no_start(model):
+                    idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
+                                      nuts_sampler=backend, target_accept=target_accept,
+                                      progressbar=progressbar, compute_convergence_checks=False,
+                                      idata_kwargs={"log_likelihood": False}, **kwargs)
             except ValueError as exc:  # PyMC after Ctrl-C during warm-up: nothing to keep
                 if "Not enough samples to build a trace" in str(exc):
                     raise KeyboardInterrupt("sampling interrupted during warm-up: no draws to keep") from None
-                raise
-            except pm.exceptions.SamplingError as exc:  # PyMC's "Initial evaluation ... failed"
-                if "Initial evaluation" in str(exc):
-                    raise no_start_error(model) from None
                 raise
         sizes = idata["posterior"].sizes
         if backend == "pymc" and (sizes["draw"] < draws or sizes["chain"] < chains):  # PyMC swallowed a Ctrl-C
@@ -203,35 +201,40 @@ def _sample_nutpie(model, draws, tune, chains, seed, target_accept, progressbar,
                             target_accept=target_accept, progress_bar=progressbar, save_warmup=False,
                             cores=min(chains, os.cpu_count() or 1), adaptation=adaptation, blocking=False)
     try:
-        return sampler.wait()
+        with explain_no_start(model):
+            return sampler.wait()
     except KeyboardInterrupt:
         partial = sampler.abort()  # stops the chains, returns what they drew (NaN-padded to one length)
         return keep_partial(partial)
-    except RuntimeError as err:
-        sampler.cancel()
-        if NO_START in str(err):
-            raise no_start_error(model) from None
-        raise
     except BaseException:
         sampler.cancel()
         raise
 
 
-NO_START = "All initialization points failed"  # nutpie's message when every jittered start is non-finite
+# how the samplers say that no jittered start had a finite log density and gradient (nutpie; PyMC)
+NO_START = ("All initialization points failed", "Initial evaluation of model at starting point failed")
 
 
-def no_start_error(model) -> GLMMInputError:
-    """The error for a model with no finite starting point, naming the log-density terms that are not finite.
+@contextmanager
+def explain_no_start(model):
+    """Re-raise a sampler's "no finite start" error as a :class:`GLMMInputError` that names the
+    log-density terms that are not finite at the model's start and what to check.
 
-    >>> # raise no_start_error(model)  # "... not finite at the start: y (the outcome's likelihood) ..."
+    >>> # with explain_no_start(model):
+    >>> #     nutpie.sample(compiled)  # GLMMInputError: "... not finite at the start: y (the outcome's likelihood)"
     """
-    logps = model.point_logps(model.initial_point())
-    bad = [("y (the outcome's likelihood)" if k == "y" else k) for k, v in logps.items() if not np.isfinite(v)]
-    where = f"; not finite at the start: {', '.join(bad)}" if bad else ""
-    return GLMMInputError(
-        f"sampling found no starting point where the log density and its gradient are finite{where}. Usually a "
-        "prior far from the data's scale (e.g. a slope prior centred at 2000) or a column on an extreme scale: "
-        "check model.priors, rescale the columns, or give priors on the scale of the data.")
+    try:
+        yield
+    except RuntimeError as err:  # nutpie's error, and PyMC's SamplingError (a RuntimeError)
+        if not any(text in str(err) for text in NO_START):
+            raise
+        logps = model.point_logps(model.initial_point())
+        bad = [("y (the outcome's likelihood)" if k == "y" else k) for k, v in logps.items() if not np.isfinite(v)]
+        where = f"; not finite at the start: {', '.join(bad)}" if bad else ""
+        raise GLMMInputError(
+            f"sampling found no starting point where the log density and its gradient are finite{where}. Usually "
+            "a prior far from the data's scale (e.g. a slope prior centred at 2000) or a column on an extreme "
+            "scale: check model.priors, rescale the columns, or give priors on the scale of the data.") from None
 
 
 def _chain_lengths(idata) -> np.ndarray:
