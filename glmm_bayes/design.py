@@ -370,6 +370,9 @@ class GroupBlock:
     matrix: object = field(repr=False)  # formulae CommonEffectsMatrix for new data
     level_index: dict = field(repr=False, default_factory=dict)
     eta_names: tuple[str, ...] = ()  # categorical: one set of effects per linear predictor
+    # means of the slope columns (0 at the Intercept) when the block has an intercept and slopes: the
+    # non-centred effects are drawn around the intercept at these means (builder.effects_from_z)
+    slope_means: np.ndarray | None = None
 
     @property
     def label(self) -> str:
@@ -690,8 +693,22 @@ def _build_blocks(parsed: ParsedFormula, df: pd.DataFrame, X_columns: list[str],
             key, i = f"{base}_{i}", i + 1
         used_keys.add(key)
         blocks.append(GroupBlock(term, key, columns, levels, codes, Z, matrix,
-                                 {lev: i for i, lev in enumerate(levels)}, eta_names))
+                                 {lev: i for i, lev in enumerate(levels)}, eta_names,
+                                 _slope_means(columns, Z, eta_names)))
     return blocks
+
+
+def _slope_means(columns: list[str], Z: np.ndarray, eta_names: tuple[str, ...]) -> np.ndarray | None:
+    """Column means of a block with an intercept and slopes (0 at the Intercept); None otherwise.
+
+    >>> _slope_means(["Intercept", "x"], np.array([[1.0, 2.0], [1.0, 4.0]]), ())
+    array([0., 3.])
+    """
+    if eta_names or "Intercept" not in columns or len(columns) < 2:
+        return None
+    means = Z.mean(axis=0)
+    means[columns.index("Intercept")] = 0.0
+    return means if np.any(means != 0.0) else None
 
 
 # ---------------------------------------------------------------- new data

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from glmm_bayes.builder import parameter_refs
+from glmm_bayes.builder import effects_from_z, parameter_refs
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes import inference
 from glmm_bayes.inference import Diagnostics, diagnose
@@ -92,11 +92,15 @@ class Fit:
                 continue
             z = posterior[f"z_{key}"]
             sd = posterior[f"sd_{key}"]
-            if block.correlated:
-                corr = posterior[f"cor_{key}"].values
-                chol = np.linalg.cholesky(corr) * sd.values[..., :, None]
-                u = np.einsum("cdlk,cdjk->cdlj", z.values, chol)
-                out[key] = z.copy(data=u)
+            at_means = key in self.model.at_means_blocks
+            if block.correlated or at_means:
+                sd_values = sd.transpose("chain", "draw", ...).values
+                root = (np.linalg.cholesky(posterior[f"cor_{key}"].values) if block.correlated
+                        else np.eye(sd_values.shape[-1])) * sd_values[..., :, None]  # diag(sd) · L_cor
+                z_values = z.transpose("chain", "draw", ...).values
+                u = (effects_from_z(z_values, root, block, xp=np) if at_means
+                     else z_values @ root.swapaxes(-1, -2))
+                out[key] = z.transpose("chain", "draw", ...).copy(data=u)
             else:
                 out[key] = z * sd
         return out

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from glmm_bayes import inference
-from glmm_bayes.builder import build_model, centred_blocks, data_arrays, intercept_block
+from glmm_bayes.builder import at_means_blocks, build_model, centred_blocks, data_arrays, intercept_block
 from glmm_bayes.design import Design, aggregate_design, make_design
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.fit import Fit, environment
@@ -55,8 +55,9 @@ class GLMM:
     na_action : ``"error"`` (default) or ``"drop"`` rows with missing values in used columns.
     aggregate : sample identical Bernoulli/binomial rows as binomial counts (same posterior; see
         :func:`~glmm_bayes.design.aggregate_design`).
-    parameterization : ``"auto"`` (default), ``"centred"``, ``"noncentred"`` or a dict by grouping
-        factor: how group-level effects are sampled (see :func:`~glmm_bayes.builder.centred_blocks`).
+    parameterization : ``"auto"`` (default), ``"centred"``, ``"noncentred"``, ``"noncentred_at_means"``
+        or a dict by grouping factor: how group-level effects are sampled (see
+        :func:`~glmm_bayes.builder.centred_blocks` and :func:`~glmm_bayes.builder.at_means_blocks`).
     """
 
     def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None,
@@ -76,6 +77,7 @@ class GLMM:
         # identical Bernoulli/binomial rows are sampled as binomial counts (same posterior, fewer terms)
         self.sampling_design: Design = (aggregate_design(self.design) if aggregate else None) or self.design
         self.centred_blocks: list[str] = centred_blocks(self.design, parameterization)
+        self.at_means_blocks: list[str] = at_means_blocks(self.design, parameterization)
         self._pymc_model = None
         self._sampling_model = None
         self._compiled = None
@@ -107,7 +109,7 @@ class GLMM:
     def pymc_model(self):
         """The PyMC model (built on first access, then cached)."""
         if self._pymc_model is None:
-            self._pymc_model = build_model(self.design, self.prior_set, self.centred_blocks)
+            self._pymc_model = build_model(self.design, self.prior_set, self.centred_blocks, self.at_means_blocks)
         return self._pymc_model
 
     @property
@@ -118,7 +120,7 @@ class GLMM:
         if self.sampling_design is self.design:
             return self.pymc_model
         if self._sampling_model is None:
-            self._sampling_model = build_model(self.sampling_design, self.prior_set, self.centred_blocks)
+            self._sampling_model = build_model(self.sampling_design, self.prior_set, self.centred_blocks, self.at_means_blocks)
         return self._sampling_model
 
     def sampling_arrays(self, rows=None, y=None) -> dict:

@@ -54,7 +54,7 @@ class ModelSpec:
     sampler: dict = field(default_factory=dict)
     na_action: str = "error"
     description: str = ""
-    parameterization: str | dict = "auto"  # group-level effects: "auto", "centred", "noncentred" or by group
+    parameterization: str | dict = "auto"  # group-level effects: one of builder.PARAMETERIZATIONS, or by group
     source: str | None = field(default=None, compare=False)  # the file it came from
 
     def __post_init__(self):

@@ -382,7 +382,7 @@ CASES: list[Case] = [
          spec_text(GOOD_SPEC + '[sampler]\ndrawz = 10\n'), "drawz"),
     Case("spec-sampler-adaptation", "spec files", "`adaptation = \"full\"` in `[sampler]`",
          spec_text(GOOD_SPEC + '[sampler]\nadaptation = "full"\n'), "low_rank"),
-    Case("spec-bad-parameterization", "spec files", "`parameterization = \"centered\"` (not one of the three)",
+    Case("spec-bad-parameterization", "spec files", "`parameterization = \"centered\"` (not one of the four)",
          spec_text(GOOD_SPEC + 'parameterization = "centered"\n'), "auto, noncentred, centred"),
     Case("spec-no-formula", "spec files", "a spec without `formula`",
          spec_text('name = "m"\nfamily = "gaussian"\n'), "formula"),

@@ -61,30 +61,70 @@ def test_bad_parameterization_is_a_clear_error():
         gb.GLMM("y ~ x + (1 | g)", _counts(5.0), family="poisson", parameterization="centered")
 
 
-def test_both_forms_give_the_same_posterior(tmp_path):
-    """Correlated (1 + x | g), moderately informed groups: both forms sample the same posterior."""
+def test_effects_at_the_slope_means_have_covariance_sigma_exactly():
+    """``noncentred_at_means`` maps z to the effects through A⁻¹ L*, L* = chol(A Σ Aᵀ): a root of Σ for any
+    Σ and slope means, so the prior of the effects (and the posterior) is unchanged; the PyTensor graph
+    and the NumPy version (used on draws by Fit.random_effects) agree."""
+    import pytensor.tensor as pt
+
+    from glmm_bayes.builder import effects_from_z
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"y": rng.normal(size=40), "x": rng.normal(50, 5, 40), "w": rng.normal(-3, 1, 40),
+                       "g": np.repeat(np.arange(8), 5)})
+    block = gb.GLMM("y ~ x + w + (1 + x + w | g)", df).design.blocks[0]
+    np.testing.assert_allclose(block.slope_means, [0.0, df["x"].mean(), df["w"].mean()])
+    roots = np.tril(rng.normal(size=(4, 3, 3)))
+    roots[:, range(3), range(3)] = np.abs(roots[:, range(3), range(3)]) + 0.1
+    eye = np.broadcast_to(np.eye(3), (4, 3, 3))
+    maps = effects_from_z(eye, roots, block, xp=np)  # rows: the images of the unit vectors, i.e. (A⁻¹ L*)ᵀ
+    np.testing.assert_allclose(maps.swapaxes(-1, -2) @ maps, roots @ roots.swapaxes(-1, -2), rtol=1e-9, atol=1e-9)
+    assert not np.allclose(maps, roots.swapaxes(-1, -2))  # a different map from plain non-centring
+    z, root = pt.matrix("z"), pt.matrix("root")
+    graph = effects_from_z(z, root, block).eval({z: np.eye(3), root: roots[0]})
+    np.testing.assert_allclose(graph, maps[0], rtol=1e-12)
+    # only on request, and only for blocks with slopes
+    assert gb.GLMM("y ~ x + (1 + x | g)", df).at_means_blocks == []
+    chosen = gb.GLMM("y ~ x + (1 + x | g)", df, parameterization="noncentred_at_means")
+    assert chosen.at_means_blocks == ["g"] and chosen.centred_blocks == []
+    assert gb.GLMM("y ~ x + (1 | g)", df, parameterization={"g": "noncentred_at_means"}).at_means_blocks == []
+
+
+def test_all_forms_give_the_same_posterior(tmp_path):
+    """Correlated (1 + x | g), moderately informed groups, x away from 0: the three forms sample the same
+    posterior, and the effects at the slope means reproduce the model's own log-likelihood."""
     rng = np.random.default_rng(4)
     g = np.repeat(np.arange(15), 12)
     x = rng.normal(size=g.size)
     u = rng.multivariate_normal([0, 0], [[0.5, 0.1], [0.1, 0.2]], size=15)
-    df = pd.DataFrame({"y": 1 + 0.5 * x + u[g, 0] + u[g, 1] * x + rng.normal(0, 0.5, g.size), "x": x, "g": g})
-    summaries = {}
+    df = pd.DataFrame({"y": 1 + 0.5 * x + u[g, 0] + u[g, 1] * x + rng.normal(0, 0.5, g.size), "x": x + 2.0,
+                       "g": g})
+    summaries, ranefs = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for form in ("centred", "noncentred"):
+        for form in ("centred", "noncentred", "noncentred_at_means"):
             model = gb.GLMM("y ~ x + (1 + x | g)", df, parameterization=form)
             fit = model.fit(draws=1000, tune=1000, chains=2, seed=2, progressbar=False)
             summaries[form] = fit.summary()
-            if form == "centred":
-                assert model.centred_blocks == ["g"] and fit.random_effects()["g"].shape[-2:] == (15, 2)
-                loaded = gb.load(fit.save(tmp_path / "centred"))
-                assert loaded.model.centred_blocks == ["g"]
+            ranefs[form] = fit.ranef()
+            if form != "noncentred":
+                assert fit.random_effects()["g"].shape[-2:] == (15, 2)
+                loaded = gb.load(fit.save(tmp_path / form))
+                assert (loaded.model.centred_blocks, loaded.model.at_means_blocks) == \
+                    (model.centred_blocks, model.at_means_blocks) != ([], [])
                 np.testing.assert_allclose(loaded.ranef()["mean"], fit.ranef()["mean"])
-                ranef_centred = fit.ranef()
-            else:
-                ranef_noncentred = fit.ranef()
-    a, b = summaries["centred"], summaries["noncentred"]
-    tolerance = 5 * np.hypot(a["mcse_mean"], b["mcse_mean"]) + 0.1 * b["sd"]
-    assert ((a["mean"] - b["mean"]).abs() < tolerance).all(), pd.concat([a["mean"], b["mean"]], axis=1)
-    np.testing.assert_allclose(a["sd"], b["sd"], rtol=0.25)
-    np.testing.assert_allclose(ranef_centred["mean"], ranef_noncentred["mean"], atol=0.1)
+            if form == "noncentred_at_means":  # η from the reported effects = η inside the model
+                d, draw = model.design, fit.parameter_draws().isel(chain=1, draw=7)
+                u_draw = fit.random_effects()["g"].values[1, 7]
+                eta = d.X @ [float(draw[f"b_{c}"]) for c in d.X_columns] + (u_draw[d.blocks[0].codes] * d.blocks[0].Z).sum(1)
+                from scipy import stats
+
+                np.testing.assert_allclose(stats.norm.logpdf(d.response.y, eta, float(draw["sigma"])),
+                                           fit.idata["log_likelihood"]["y"].values[1, 7], rtol=1e-9)
+    b = summaries["noncentred"]
+    for form in ("centred", "noncentred_at_means"):
+        a = summaries[form]
+        tolerance = 5 * np.hypot(a["mcse_mean"], b["mcse_mean"]) + 0.1 * b["sd"]
+        assert ((a["mean"] - b["mean"]).abs() < tolerance).all(), pd.concat([a["mean"], b["mean"]], axis=1)
+        np.testing.assert_allclose(a["sd"], b["sd"], rtol=0.25)
+        np.testing.assert_allclose(ranefs[form]["mean"], ranefs["noncentred"]["mean"], atol=0.1)
