@@ -31,7 +31,7 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
 * the likelihood ``y`` (dims ``obs``) — ``pm.Censored`` around the family's distribution when the
   response is ``censored(time, status)`` (a ``CustomDist`` with the family's stable censored
   log-density where it has one); data in ``pm.Data`` containers
-  (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``, ``cens_lower``/``cens_upper``) so a
+  (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``, ``cens_lower``/``cens_upper``, ``y_const``) so a
   compiled model can be re-used with new values.
 
 Example
@@ -303,13 +303,15 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
         if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
             eta = pt.zeros((observed.shape[0], len(design.eta_names)) if design.eta_names else observed.shape[0])
-        extra, bounds = None, None
+        extra, bounds, constant = None, None, None
         if design.response.trials is not None:
             extra = pm.Data("trials", arrays["trials"], dims=OBS)
         if design.response.status is not None:
             bounds = (pm.Data("cens_lower", arrays["cens_lower"], dims=OBS),
                       pm.Data("cens_upper", arrays["cens_upper"], dims=OBS))
-        design.family.likelihood("y", eta, design.link, aux, observed, extra, OBS, bounds)
+        if "y_const" in arrays:  # the likelihood's data-only term, computed once (Family.data_constant)
+            constant = pm.Data("y_const", arrays["y_const"], dims=OBS)
+        design.family.likelihood("y", eta, design.link, aux, observed, extra, OBS, bounds, constant)
     return model
 
 
@@ -391,12 +393,22 @@ def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None
     """Values of every ``pm.Data`` container for the given rows (all rows if None).
 
     Swapping these into a compiled model (nutpie ``with_data`` or ``pm.set_data``) refits or
-    evaluates on a subset of rows without rebuilding or recompiling anything. For an aggregated
-    design (:func:`~glmm_bayes.design.aggregate_design`) ``rows`` and ``y`` (an outcome per source
-    row, e.g. simulated) refer to the source rows: the counts are re-binned, the shapes stay.
+    evaluates on a subset of rows without rebuilding or recompiling anything. ``y`` replaces the
+    outcome (one value per source row, e.g. simulated). For an aggregated design
+    (:func:`~glmm_bayes.design.aggregate_design`) ``rows`` and ``y`` refer to the source rows: the
+    counts are re-binned, the shapes stay. ``y_const`` (the likelihood's data-only term) follows ``y``.
     """
-    if design.row_map is not None:
-        return _aggregated_arrays(design, priors, rows, y)
+    out = _aggregated_arrays(design, priors, rows, y) if design.row_map is not None \
+        else _row_arrays(design, priors, rows, y)
+    constant = design.family.data_constant(design.link, out["y_obs"], out.get("trials"),
+                                           censored=design.response.status is not None)
+    if constant is not None:
+        out["y_const"] = constant
+    return out
+
+
+def _row_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, np.ndarray]:
+    """Data of a design with one likelihood term per row (``y``: another outcome per row, e.g. simulated)."""
     sel = slice(None) if rows is None else np.asarray(rows)
     out = {}
     if design.X_columns:
@@ -408,7 +420,8 @@ def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None
         if not block.intercept_only:
             out[f"Z_{block.key}"] = block.Z[sel]
     response = design.response
-    out["y_obs"] = design.family.observed(response)[sel]
+    observed = design.family.observed(response)
+    out["y_obs"] = (observed if y is None else np.asarray(y).astype(observed.dtype))[sel]
     if response.trials is not None:
         out["trials"] = response.trials[sel].astype("int64")
     if response.status is not None:  # censoring bounds: PyMC's Censored uses log F / log S at a bound
@@ -485,9 +498,9 @@ def effects_from_z(z, root, block: GroupBlock, xp=None):
     """A non-centred block's effects ``u`` (…, levels, k) from ``z`` (…, levels, k) and a root ``R`` of
     their covariance (Σ = R Rᵀ, …, k, k) when the block has an intercept and slopes (``block.slope_means``).
 
-    Plain non-centring, ``u = z Rᵀ``, ties each level's intercept (at x = 0) to its slopes when the slope
-    columns are far from 0: the data inform the intercept *at the columns' means*, and a diagonal mass
-    matrix then follows the group sds poorly. So ``z`` is mapped to the effects at the means first,
+    Plain non-centring, ``u = z Rᵀ``, makes the effects at x = 0 the sampled coordinates, while the data
+    inform each level's intercept *at the columns' means*, a combination of them. Here ``z`` is mapped to
+    the effects at the means first,
     ``u* = A u`` with ``A = I + e₀ m̄ᵀ`` (e₀ the Intercept, m̄ the slope means), whose covariance
     ``A Σ Aᵀ`` has Cholesky factor ``L*``: ``u* = z L*ᵀ`` and ``u = A⁻¹ u*`` (``A⁻¹ = I − e₀ m̄ᵀ``).
     Since ``A⁻¹ L*`` is a root of Σ, ``u ~ N(0, Σ)`` given Σ exactly as before: the same model and posterior,

@@ -126,10 +126,7 @@ class GLMM:
     def sampling_arrays(self, rows=None, y=None) -> dict:
         """``pm.Data`` values of :attr:`sampling_model` for the given data rows (all if None) and,
         optionally, another outcome per data row (SBC)."""
-        arrays = data_arrays(self.sampling_design, self.prior_set, rows, y)
-        if y is not None and self.sampling_design is self.design:
-            arrays["y_obs"] = np.asarray(y)[slice(None) if rows is None else rows].astype(arrays["y_obs"].dtype)
-        return arrays
+        return data_arrays(self.sampling_design, self.prior_set, rows, y)
 
     def graph(self):
         """The model graph: a graphviz diagram when Graphviz is installed, else a text description."""

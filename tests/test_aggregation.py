@@ -69,7 +69,12 @@ def test_refit_and_sbc_arrays_rebin_the_chosen_rows():
     assert arrays["trials"].sum() == len(rows) and arrays["y_obs"].sum() == df["y"].iloc[rows].sum()
     assert len(arrays["trials"]) == model.sampling_design.n  # same shapes: the compiled model is re-used
     y = 1 - df["y"].to_numpy()
-    assert model.sampling_arrays(y=y)["y_obs"].sum() == y.sum()
+    flipped = model.sampling_arrays(y=y)
+    assert flipped["y_obs"].sum() == y.sum()
+    # the likelihood's data-only term log C(n, y) follows the re-binned counts (rows, or a simulated y)
+    for a in (arrays, flipped):
+        log_choose = stats.binom.logpmf(a["y_obs"], a["trials"], 0.5) - a["trials"] * np.log(0.5)
+        np.testing.assert_allclose(a["y_const"], log_choose, rtol=1e-9, atol=1e-9)
 
 
 def test_fit_matches_the_per_row_model_and_keeps_per_row_loglik():

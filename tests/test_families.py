@@ -105,6 +105,10 @@ def test_direct_logp_matches_pymc(family, link):
     theirs = pm.logp(fam.dist(eta, link, {}, trials), y)
     np.testing.assert_allclose(mine.eval(mode=FAST), theirs.eval(mode=FAST), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(mine.eval(mode=FAST), fam.loglik(y, eta, link, {}, trials), rtol=1e-6, atol=1e-8)
+    constant = fam.data_constant(link, y, trials)  # the data-only term, precomputed in NumPy (y_const)
+    if constant is not None:
+        given = fam.direct_logp[link](y, eta, *([] if trials is None else [trials]), constant)
+        np.testing.assert_allclose(given.eval(mode=FAST), theirs.eval(mode=FAST), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("family, link", DIRECT)
@@ -119,6 +123,8 @@ def test_model_uses_direct_logp_with_pymc_values(family, link):
     data["y"] = fam.simulate(rng, np.full(n, 0.4 if link != "log" else 2.0), {}, data["k"].to_numpy())
     formula = ("p(y, k)" if fam.needs_trials else "y") + " ~ x + (1 + x | g)"
     direct, builtin = _direct_and_builtin(formula, data, family, link, "direct_logp")
+    # the data-only term (log y!, log C(n, y)) is a data container, computed once, not per gradient
+    assert ("y_const" in direct.named_vars) == (link in fam.direct_constant)
     point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in direct.initial_point().items()}
     for a, b in [(direct.compile_logp(mode=FAST), builtin.compile_logp(mode=FAST)),
                  (direct.compile_dlogp(mode=FAST), builtin.compile_dlogp(mode=FAST))]:
