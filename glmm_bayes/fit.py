@@ -193,12 +193,13 @@ class Fit:
         return tree
 
     def kfold(self, k: int = 10, group: str | None = None, stratify: str | None = None, seed: int = 0,
-              draws: int | None = None, executor: str = "auto", n_workers: int | None = None):
+              draws: int | None = None, executor: str = "auto", n_workers: int | None = None,
+              tune: int | None = None):
         """(Grouped) k-fold cross-validation; see :func:`glmm_bayes.compare.kfold`."""
         from glmm_bayes.compare import kfold
 
-        return kfold(self, k=k, group=group, stratify=stratify, seed=seed, draws=draws, executor=executor,
-                     n_workers=n_workers)
+        return kfold(self, k=k, group=group, stratify=stratify, seed=seed, draws=draws, tune=tune,
+                     executor=executor, n_workers=n_workers)
 
     def predict(self, newdata: pd.DataFrame | None = None, kind: str = "mean", re: str = "conditional",
                 prob: float = 0.95, allow_new_levels: bool = True, seed: int | None = None):
