@@ -4,7 +4,8 @@
 (counts in the thousands per group), where the non-centred form mixes badly — see
 tests/test_robustness.py::test_counts_in_the_millions, which fails with the non-centred form —
 and keeps the non-centred form otherwise. Here: the decision rule, the variables each form
-creates, the spec/save/load round trip, and equal posteriors from the two forms on one data set.
+creates, the spec/save/load round trip, the opt-in ``noncentred_at_means`` form (an exact root of Σ), and
+equal posteriors from the three forms on one data set.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import glmm_bayes as gb
 from glmm_bayes.builder import centred_blocks, level_information
@@ -116,9 +118,8 @@ def test_all_forms_give_the_same_posterior(tmp_path):
             if form == "noncentred_at_means":  # η from the reported effects = η inside the model
                 d, draw = model.design, fit.parameter_draws().isel(chain=1, draw=7)
                 u_draw = fit.random_effects()["g"].values[1, 7]
-                eta = d.X @ [float(draw[f"b_{c}"]) for c in d.X_columns] + (u_draw[d.blocks[0].codes] * d.blocks[0].Z).sum(1)
-                from scipy import stats
-
+                eta = (d.X @ [float(draw[f"b_{c}"]) for c in d.X_columns]
+                       + (u_draw[d.blocks[0].codes] * d.blocks[0].Z).sum(1))
                 np.testing.assert_allclose(stats.norm.logpdf(d.response.y, eta, float(draw["sigma"])),
                                            fit.idata["log_likelihood"]["y"].values[1, 7], rtol=1e-9)
     b = summaries["noncentred"]
