@@ -199,7 +199,6 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     blocks use "auto".
     """
     choice = parameterization if isinstance(parameterization, dict) else {}
-    default = parameterization if isinstance(parameterization, str) else "auto"
     unknown = sorted(set(choice) - {b.label for b in design.blocks})
     if unknown:
         from glmm_bayes.errors import GLMMInputError
@@ -208,7 +207,7 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
                              f"the formula's are: {', '.join(b.label for b in design.blocks) or 'none'}")
     out = []
     for block in design.blocks:
-        mode = choice.get(block.label, default)
+        mode = _block_mode(parameterization, block)
         if mode == "auto":
             info = level_information(design, block)
             centred = bool(np.all(np.isfinite(info))) and float(np.median(info)) >= CENTRED_MIN_INFORMATION
@@ -227,10 +226,16 @@ def at_means_blocks(design: Design, parameterization: str | dict = "auto") -> li
 
     >>> # at_means_blocks(design, {"DID": "noncentred_at_means"})  # -> ["DID"]
     """
-    choice = parameterization if isinstance(parameterization, dict) else {}
-    default = parameterization if isinstance(parameterization, str) else "auto"
     return [b.key for b in design.blocks
-            if choice.get(b.label, default) == "noncentred_at_means" and b.slope_means is not None]
+            if _block_mode(parameterization, b) == "noncentred_at_means" and b.slope_means is not None]
+
+
+def _block_mode(parameterization: str | dict, block: GroupBlock) -> str:
+    """The mode ``parameterization`` asks for ``block``: the string itself, or its grouping factor's entry
+    of a dict ("auto" when it has none)."""
+    if isinstance(parameterization, dict):
+        return parameterization.get(block.label, "auto")
+    return parameterization
 
 
 def intercept_block(design: Design, priors: PriorSet, centred: list[str]) -> str | None:
@@ -271,12 +276,13 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
         if block.eta_names and not block.intercept_only:
             coords[f"{block.key}__column"] = block.columns
 
+    arrays = data_arrays(design, priors)
     with pm.Model(coords=coords) as model:
         eta = 0.0
         if design.eta_names and design.X_columns:
-            eta = _multi_fixed_effects(design, priors, groups, centre)
+            eta = _multi_fixed_effects(design, priors, groups, centre, arrays["X"])
         elif design.X_columns:
-            X = pm.Data("X", data_arrays(design, priors)["X"], dims=(OBS, "X_column"))
+            X = pm.Data("X", arrays["X"], dims=(OBS, "X_column"))
             scale = scaling(design, priors)
             slope_terms = []
             for var, cols in groups.items():
@@ -299,7 +305,6 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
             eta = eta + _group_effects(block, priors, block.key in centred,
                                        intercept if block.key == hierarchical else None, block.key in at_means)
         aux = {name: _aux_variable(design, name, prior) for name, prior in priors.aux.items()}
-        arrays = data_arrays(design, priors)
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
         if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
             eta = pt.zeros((observed.shape[0], len(design.eta_names)) if design.eta_names else observed.shape[0])
@@ -315,14 +320,14 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
     return model
 
 
-def _multi_fixed_effects(design: Design, priors: PriorSet, groups: dict[str, list[str]], centre):
+def _multi_fixed_effects(design: Design, priors: PriorSet, groups: dict[str, list[str]], centre, X_values):
     """η (n, K-1) of a model with several linear predictors (categorical): ``X · B`` with ``B`` the
     (column × linear predictor) matrix of coefficients ``b`` (sampled as ``b_z`` on standardised columns).
     With ``centre`` the intercepts are ``Intercept_c`` (dims ``eta``), as for one linear predictor."""
     import pymc as pm
     import pytensor.tensor as pt
 
-    X = pm.Data("X", data_arrays(design, priors)["X"], dims=(OBS, "X_column"))
+    X = pm.Data("X", X_values, dims=(OBS, "X_column"))
     scale = scaling(design, priors)
     B = pt.zeros((len(design.X_columns), len(design.eta_names)))
     for var, names in groups.items():
