@@ -512,7 +512,7 @@ def effects_from_z(z, root, block: GroupBlock, xp=None):
     sampled in other coordinates. Whether they are better depends on the data (opt-in, see
     :func:`at_means_blocks`): on model (a) of benchmarks/ the bulk ESS of the sds per 4 × 1000 draws rose
     from 370-463 to 741-1001 (4 seeds); on sleepstudy ``(1 + Days | Subject)`` the intercept's fell from
-    1372-1523 to 312-366 (3 seeds). Works on PyTensor tensors (the model) and, with ``xp=np``, on NumPy
+    above 1370 to 312-366 (3 seeds). Works on PyTensor tensors (the model) and, with ``xp=np``, on NumPy
     draws (:meth:`glmm_bayes.fit.Fit.random_effects`).
 
     >>> # u = effects_from_z(z, chol, block)          # in the PyMC graph
