@@ -31,8 +31,8 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
 * the likelihood ``y`` (dims ``obs``) — ``pm.Censored`` around the family's distribution when the
   response is ``censored(time, status)`` (a ``CustomDist`` with the family's stable censored
   log-density where it has one); data in ``pm.Data`` containers
-  (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``, ``cens_lower``/``cens_upper``, ``y_const``) so a
-  compiled model can be re-used with new values.
+  (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``, ``cens_lower``/``cens_upper``, and the
+  likelihood's ``y_const``, ``y_values``, ``y_value_index``) so a compiled model can be re-used with new values.
 
 Example
 -------
@@ -52,6 +52,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from glmm_bayes.families import LIKELIHOOD_DATA
 from glmm_bayes.design import Design, GroupBlock
 from glmm_bayes.priors import PriorSet, vector_prior
 
@@ -308,15 +309,16 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
         if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
             eta = pt.zeros((observed.shape[0], len(design.eta_names)) if design.eta_names else observed.shape[0])
-        extra, bounds, constant = None, None, None
+        extra, bounds = None, None
         if design.response.trials is not None:
             extra = pm.Data("trials", arrays["trials"], dims=OBS)
         if design.response.status is not None:
             bounds = (pm.Data("cens_lower", arrays["cens_lower"], dims=OBS),
                       pm.Data("cens_upper", arrays["cens_upper"], dims=OBS))
-        if "y_const" in arrays:  # the likelihood's data-only term, computed once (Family.data_constant)
-            constant = pm.Data("y_const", arrays["y_const"], dims=OBS)
-        design.family.likelihood("y", eta, design.link, aux, observed, extra, OBS, bounds, constant)
+        # what the likelihood needs from the data alone, computed once (Family.likelihood_data)
+        likelihood_data = tuple(pm.Data(name, arrays[name], dims=OBS if per_row else None)
+                                for name, per_row in LIKELIHOOD_DATA.items() if name in arrays)
+        design.family.likelihood("y", eta, design.link, aux, observed, extra, OBS, bounds, likelihood_data)
     return model
 
 
@@ -401,14 +403,13 @@ def data_arrays(design: Design, priors: PriorSet, rows: np.ndarray | None = None
     evaluates on a subset of rows without rebuilding or recompiling anything. ``y`` replaces the
     outcome (one value per source row, e.g. simulated). For an aggregated design
     (:func:`~glmm_bayes.design.aggregate_design`) ``rows`` and ``y`` refer to the source rows: the
-    counts are re-binned, the shapes stay. ``y_const`` (the likelihood's data-only term) follows ``y``.
+    counts are re-binned, the shapes stay. The likelihood's data (``y_const``, ``y_values``, ``y_value_index``:
+    :meth:`~glmm_bayes.families.Family.likelihood_data`) follow ``y``.
     """
     out = _aggregated_arrays(design, priors, rows, y) if design.row_map is not None \
         else _row_arrays(design, priors, rows, y)
-    constant = design.family.data_constant(design.link, out["y_obs"], out.get("trials"),
-                                           censored=design.response.status is not None)
-    if constant is not None:
-        out["y_const"] = constant
+    out.update(design.family.likelihood_data(design.link, out["y_obs"], out.get("trials"),
+                                             censored=design.response.status is not None))
     return out
 
 

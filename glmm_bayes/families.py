@@ -279,12 +279,19 @@ def _binomial_dist(eta, link, aux, extra):
 # ------------------------------------------------- direct log-likelihoods for sampling (PyTensor)
 # PyMC's Bernoulli(logit_p=η) computes p = sigmoid(η) and checks 0 ≤ p ≤ 1 on every row; these write
 # log p(y | η) straight from η. Same values (tests/test_families.py), and on the hospital model
-# (8,525 rows) the NUTS gradient takes 0.33 ms instead of 0.50 ms (benchmarks/README.md). A family with
-# auxiliary parameters keeps PyMC's distribution (see Family._direct_likelihood).
-# The part that depends on the data alone (log C(n, y), −log y!) is passed in as ``constant`` (the builder's
-# ``y_const`` container, from :attr:`Family.direct_constant`) so that no gradient re-evaluates it: three
-# log-gammas per row were half of the gradient on 12,000 binomial cells (0.88 → 0.41 ms) and a sixth on
-# grouseticks' 403 Poisson rows (27 → 23 µs). Without ``constant`` it is computed here.
+# (8,525 rows) the NUTS gradient takes 0.33 ms instead of 0.50 ms (benchmarks/README.md).
+# Their signature is (y, η, *auxiliary parameters in family order[, trials], *likelihood data), the
+# likelihood data being the arrays of :attr:`Family.direct_data`, in :data:`LIKELIHOOD_DATA` order, computed
+# once in NumPy (the builder's ``pm.Data`` containers) so that no gradient re-evaluates them:
+# - ``y_const``, the term of the data alone (log C(n, y), −log y!): three log-gammas per row were half of the
+#   gradient on 12,000 binomial cells (0.88 → 0.41 ms) and a sixth on grouseticks' 403 Poisson rows (27 → 23 µs);
+# - ``y_values`` / ``y_value_index``, the distinct outcomes and each row's position among them: the negative
+#   binomial's log Γ(y + α) − log Γ(α) depends on y only through its value, so it is computed once per
+#   distinct count (and its digamma gradient too) and gathered, instead of once per row.
+# Without them (None) each function computes the same terms per row.
+LIKELIHOOD_DATA = {"y_const": True, "y_values": False, "y_value_index": True}  # name → one value per row?
+
+
 def _bernoulli_logit_logp(y, eta):
     return y * eta - _pt().softplus(eta)
 
@@ -299,14 +306,35 @@ def _poisson_log_logp(y, eta, constant=None):
     return y * eta - _pt().exp(eta) + (-_pt().gammaln(y + 1) if constant is None else constant)
 
 
-def _binomial_constant(y: np.ndarray, trials: np.ndarray) -> np.ndarray:
+def _negativebinomial_log_logp(y, eta, alpha, constant=None, values=None, value_index=None):
+    """log NB(y | μ = exp(η), α) = log Γ(y + α) − log Γ(α) − log y! − (α + y)·s + y·(η − log α), with
+    s = softplus(η − log α) = log(1 + μ/α): one softplus per row (PyMC's distribution computes three
+    log-gammas, two logarithms and a Poisson fallback per row)."""
+    pt = _pt()
+    d = eta - pt.log(alpha)
+    s = pt.softplus(d)
+    if values is None:
+        ratio = pt.gammaln(y + alpha) - pt.gammaln(alpha)
+    else:
+        ratio = (pt.gammaln(values + alpha) - pt.gammaln(alpha))[value_index]
+    constant = -pt.gammaln(y + 1) if constant is None else constant
+    return ratio + constant - (alpha + y) * s + y * d
+
+
+def _binomial_data(y: np.ndarray, trials: np.ndarray) -> dict[str, np.ndarray]:
     """log C(n, y) per row, NumPy (``_binomial_logit_logp``'s constant)."""
-    return special.gammaln(trials + 1.0) - special.gammaln(y + 1.0) - special.gammaln(trials - y + 1.0)
+    return {"y_const": special.gammaln(trials + 1.0) - special.gammaln(y + 1.0) - special.gammaln(trials - y + 1.0)}
 
 
-def _poisson_constant(y: np.ndarray, trials=None) -> np.ndarray:
+def _poisson_data(y: np.ndarray, trials=None) -> dict[str, np.ndarray]:
     """−log y! per row, NumPy (``_poisson_log_logp``'s constant)."""
-    return -special.gammaln(y + 1.0)
+    return {"y_const": -special.gammaln(y + 1.0)}
+
+
+def _count_value_data(y: np.ndarray, trials=None) -> dict[str, np.ndarray]:
+    """−log y!, the distinct counts and each row's index among them (``_negativebinomial_log_logp``)."""
+    values, index = np.unique(y, return_inverse=True)
+    return {**_poisson_data(y), "y_values": values.astype("float64"), "y_value_index": index.astype("int64")}
 
 
 def _censored(t, lower, upper, event, log_sf, log_cdf):
@@ -409,10 +437,11 @@ class Family:
     logsf: Callable | None = None  # log S(y | mu)
     intercept: bool = True  # False: the linear predictor has no intercept (ordinal cutpoints replace it)
     open_unit: bool = False  # y strictly inside (0, 1): prior predictive drawn by the NumPy simulator
-    # link → log p(y | η[, trials]) in PyTensor, written directly from η (faster gradients than PyMC's)
+    # link → log p(y | η, *aux[, trials], *likelihood data) in PyTensor, written directly from η (faster
+    # gradients than PyMC's distributions)
     direct_logp: dict[str, Callable] = field(default_factory=dict)
-    # link → the data-only term of direct_logp, NumPy (y, trials) -> per-row array, precomputed as y_const
-    direct_constant: dict[str, Callable] = field(default_factory=dict)
+    # link → NumPy (y, trials) -> {name: array}: the likelihood data direct_logp takes (see LIKELIHOOD_DATA)
+    direct_data: dict[str, Callable] = field(default_factory=dict)
     # link → log-likelihood of censored data (t, η, *aux in family order, lower, upper) in PyTensor,
     # for families whose PyMC distribution has no stable log-survival
     censored_logp: dict[str, Callable] = field(default_factory=dict)
@@ -485,24 +514,28 @@ class Family:
         """The values the PyMC likelihood observes (ordinal: category codes 0..K-1)."""
         return response.y.astype("int64" if self.discrete else "float64")
 
-    def data_constant(self, link: str, y: np.ndarray, trials: np.ndarray | None, censored: bool = False):
-        """The per-row data-only term of the direct log-density for ``link`` (``y_const`` in the model), or
-        None when the likelihood does not use one (no direct log-density, auxiliary parameters, censoring).
+    def likelihood_data(self, link: str, y: np.ndarray, trials: np.ndarray | None,
+                        censored: bool = False) -> dict[str, np.ndarray]:
+        """The arrays the direct log-density for ``link`` takes, computed once from the data (the model's
+        ``pm.Data`` containers named by :data:`LIKELIHOOD_DATA`); empty when the likelihood uses none
+        (no direct log-density, or censoring).
 
-        >>> get_family("poisson").data_constant("log", np.array([0, 3]), None)  # -log y!
+        >>> get_family("poisson").likelihood_data("log", np.array([0, 3]), None)["y_const"]  # -log y!
         array([ 0.        , -1.79175947])
         """
-        fn = self.direct_constant.get(link)
-        if fn is None or self.aux or censored:
-            return None
-        return fn(np.asarray(y, dtype=float), None if trials is None else np.asarray(trials, dtype=float))
+        fn = self.direct_data.get(link)
+        if fn is None or censored or link not in self.direct_logp:
+            return {}
+        arrays = fn(np.asarray(y, dtype=float), None if trials is None else np.asarray(trials, dtype=float))
+        return {name: arrays[name] for name in LIKELIHOOD_DATA if name in arrays}
 
-    def likelihood(self, name: str, eta, link: str, aux: dict, observed, extra, dims, bounds=None, constant=None):
+    def likelihood(self, name: str, eta, link: str, aux: dict, observed, extra, dims, bounds=None,
+                   data: tuple = ()):
         """Register the observed likelihood in the current PyMC model (censored when ``bounds`` is given;
-        ``constant``: the per-row data-only term of the direct log-density, see :meth:`data_constant`)."""
+        ``data``: the direct log-density's likelihood data, see :meth:`likelihood_data`)."""
         pm = _pm()
         dims = (dims,) if isinstance(dims, str) else dims
-        direct = (self._direct_likelihood(name, eta, link, aux, observed, extra, dims, constant)
+        direct = (self._direct_likelihood(name, eta, link, aux, observed, extra, dims, data)
                   if bounds is None else None)
         if direct is not None:
             return direct
@@ -528,17 +561,19 @@ class Family:
         return pm.CustomDist(name, eta, *(aux[n] for n in names), lower, upper, dist=dist,
                              logp=self.censored_logp[link], observed=observed, dims=dims, dtype=observed.dtype)
 
-    def _direct_likelihood(self, name: str, eta, link: str, aux: dict, observed, extra, dims, constant=None):
+    def _direct_likelihood(self, name: str, eta, link: str, aux: dict, observed, extra, dims, data: tuple = ()):
         """The likelihood as a ``CustomDist`` whose log-density is :attr:`direct_logp` (draws still come from
-        :attr:`dist`); None when the family or link has none. Only for families without auxiliary
-        parameters: those are random variables, which a ``CustomDist`` must take as inputs."""
-        if link not in self.direct_logp or aux:
+        :attr:`dist`); None when the family or link has none. The auxiliary parameters (random variables)
+        are inputs of the ``CustomDist``, in family order, after η."""
+        if link not in self.direct_logp:
             return None
         pm = _pm()
-        params = (eta, *(p for p in (extra, constant) if p is not None))
+        names = self.aux_names
+        params = (eta, *(aux[n] for n in names), *([] if extra is None else [extra]), *data)
 
-        def dist(*args):  # (eta[, trials][, constant], size): eta already has one value per row
-            return self.dist(args[0], link, aux, args[1] if extra is not None else None)
+        def dist(eta, *rest):  # (*aux[, trials], *data, size): eta already has one value per row
+            trials = rest[len(names)] if extra is not None else None
+            return self.dist(eta, link, dict(zip(names, rest[:len(names)])), trials)
 
         return pm.CustomDist(name, *params, dist=dist, logp=self.direct_logp[link], observed=observed, dims=dims,
                              dtype=observed.dtype)
@@ -761,7 +796,7 @@ register(Family(
     simulate=lambda rng, mu, aux, n: rng.binomial(n.astype(np.int64), mu),
     variance=lambda mu, aux, n: n * mu * (1 - mu),
     logpdf=lambda y, mu, aux, n: stats.binom.logpmf(y, n, mu), direct_logp={"logit": _binomial_logit_logp},
-    direct_constant={"logit": _binomial_constant},
+    direct_data={"logit": _binomial_data},
     discrete=True, needs_trials=True, location="probability",
     description="successes ~ Binomial(trials, p), p = g^-1(eta)"))
 
@@ -772,7 +807,7 @@ register(Family(
     simulate=lambda rng, mu, aux, n: rng.poisson(mu),
     variance=lambda mu, aux, n: mu,
     logpdf=lambda y, mu, aux, n: stats.poisson.logpmf(y, mu), direct_logp={"log": _poisson_log_logp},
-    direct_constant={"log": _poisson_constant},
+    direct_data={"log": _poisson_data},
     discrete=True, description="y ~ Poisson(mu)"))
 
 register(Family(
@@ -783,6 +818,7 @@ register(Family(
     simulate=lambda rng, mu, aux, n: rng.poisson(rng.gamma(aux["alpha"], mu / aux["alpha"])),
     variance=lambda mu, aux, n: mu + mu ** 2 / aux["alpha"],
     logpdf=lambda y, mu, aux, n: _nb_logpmf(y, mu, aux["alpha"]),
+    direct_logp={"log": _negativebinomial_log_logp}, direct_data={"log": _count_value_data},
     discrete=True, description="y ~ NegativeBinomial(mu, alpha), Var = mu + mu^2/alpha"))
 
 register(Family(

@@ -17,7 +17,7 @@ from scipy import integrate
 
 import glmm_bayes as gb
 from glmm_bayes.errors import GLMMInputError
-from glmm_bayes.families import FAMILIES, LINKS, Response
+from glmm_bayes.families import FAMILIES, LIKELIHOOD_DATA, LINKS, Response
 
 # per family: (link, aux values, response generator (rng, n) -> y, extra)
 SCORES = np.array([1.0, 2.0, 3.0, 4.0])
@@ -94,21 +94,27 @@ DIRECT = [(name, link) for name, fam in sorted(FAMILIES.items()) for link in fam
 @pytest.mark.parametrize("family, link", DIRECT)
 def test_direct_logp_matches_pymc(family, link):
     """The log-densities written straight from eta (used for sampling) equal PyMC's distributions',
-    also far in the tails (|eta| up to 40, where p = sigmoid(eta) rounds to 0 or 1)."""
+    also far in the tails (|eta| up to 40, where p = sigmoid(eta) rounds to 0 or 1), with and without the
+    likelihood data precomputed in NumPy (y_const, y_values / y_value_index)."""
     fam = FAMILIES[family]
     rng = np.random.default_rng(3)
     eta = np.concatenate([rng.normal(0, 2, 200), [-40.0, -20.0, 20.0, 40.0] if link != "log" else [-20.0, 5.0]])
     trials = rng.integers(1, 40, eta.size) if fam.needs_trials else None
     mu = LINKS[link].inverse(eta)
-    y = fam.simulate(rng, mu, {}, trials).astype("int64")
-    mine = fam.direct_logp[link](y, eta, *([] if trials is None else [trials]))
-    theirs = pm.logp(fam.dist(eta, link, {}, trials), y)
-    np.testing.assert_allclose(mine.eval(mode=FAST), theirs.eval(mode=FAST), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(mine.eval(mode=FAST), fam.loglik(y, eta, link, {}, trials), rtol=1e-6, atol=1e-8)
-    constant = fam.data_constant(link, y, trials)  # the data-only term, precomputed in NumPy (y_const)
-    if constant is not None:
-        given = fam.direct_logp[link](y, eta, *([] if trials is None else [trials]), constant)
-        np.testing.assert_allclose(given.eval(mode=FAST), theirs.eval(mode=FAST), rtol=1e-9, atol=1e-9)
+    # auxiliary parameters: the test value, a small and a large one (the negative binomial's Poisson limit)
+    for scale in (1.0, 0.05, 1e4) if fam.aux else (1.0,):
+        aux = {k: v * scale for k, v in AUX[family].items()}
+        y = fam.simulate(rng, mu, aux, trials).astype("int64")
+        given = [*(np.asarray(aux[n]) for n in fam.aux_names), *([] if trials is None else [trials])]
+        mine = fam.direct_logp[link](y, eta, *given)
+        theirs = pm.logp(fam.dist(eta, link, {k: np.asarray(v) for k, v in aux.items()}, trials), y).eval(mode=FAST)
+        np.testing.assert_allclose(mine.eval(mode=FAST), theirs, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(mine.eval(mode=FAST), fam.loglik(y, eta, link, aux, trials), rtol=1e-6, atol=1e-8)
+        data = fam.likelihood_data(link, y, trials)  # computed once per data set in the model (pm.Data)
+        assert list(data) == [k for k in LIKELIHOOD_DATA if k in data]
+        if data:
+            with_data = fam.direct_logp[link](y, eta, *given, *data.values())
+            np.testing.assert_allclose(with_data.eval(mode=FAST), theirs, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("family, link", DIRECT)
@@ -120,11 +126,16 @@ def test_model_uses_direct_logp_with_pymc_values(family, link):
     data = pd.DataFrame({"x": rng.normal(size=n), "g": rng.integers(0, 6, n).astype(str)})
     fam = FAMILIES[family]
     data["k"] = rng.integers(1, 9, n)
-    data["y"] = fam.simulate(rng, np.full(n, 0.4 if link != "log" else 2.0), {}, data["k"].to_numpy())
+    data["y"] = fam.simulate(rng, np.full(n, 0.4 if link != "log" else 2.0), AUX[family], data["k"].to_numpy())
     formula = ("p(y, k)" if fam.needs_trials else "y") + " ~ x + (1 + x | g)"
     direct, builtin = _direct_and_builtin(formula, data, family, link, "direct_logp")
-    # the data-only term (log y!, log C(n, y)) is a data container, computed once, not per gradient
-    assert ("y_const" in direct.named_vars) == (link in fam.direct_constant)
+    # the likelihood data (log y!, log C(n, y), distinct counts) are data containers, computed once
+    expected = fam.direct_data[link](data["y"].to_numpy(float), data["k"].to_numpy(float)) if link in fam.direct_data \
+        else {}
+    for name in LIKELIHOOD_DATA:
+        assert (name in direct.named_vars) == (name in expected)
+        if name in expected:
+            np.testing.assert_allclose(direct[name].get_value(), expected[name], rtol=1e-12)
     point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in direct.initial_point().items()}
     for a, b in [(direct.compile_logp(mode=FAST), builtin.compile_logp(mode=FAST)),
                  (direct.compile_dlogp(mode=FAST), builtin.compile_dlogp(mode=FAST))]:
