@@ -102,9 +102,10 @@ def test_direct_logp_matches_pymc(family, link):
     trials = rng.integers(1, 40, eta.size) if fam.needs_trials else None
     mu = LINKS[link].inverse(eta)
     # auxiliary parameters: the test value, a small and a large one (the negative binomial's Poisson limit)
-    for scale in (1.0, 0.05, 1e4) if fam.aux else (1.0,):
+    for scale in ((1.0, 0.05, 1e4) if fam.discrete else (1.0, 0.2, 5.0)) if fam.aux else (1.0,):
         aux = {k: v * scale for k, v in AUX[family].items()}
-        y = fam.simulate(rng, mu, aux, trials).astype("int64")
+        y = fam.simulate(rng, mu, aux, trials)
+        y = y.astype("int64") if fam.discrete else y
         given = [*(np.asarray(aux[n]) for n in fam.aux_names), *([] if trials is None else [trials])]
         mine = fam.direct_logp[link](y, eta, *given)
         theirs = pm.logp(fam.dist(eta, link, {k: np.asarray(v) for k, v in aux.items()}, trials), y).eval(mode=FAST)
