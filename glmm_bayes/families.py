@@ -322,6 +322,39 @@ def _negativebinomial_log_logp(y, eta, alpha, constant=None, values=None, value_
     return ratio + constant - (alpha + y) * s + y * d
 
 
+def _zero_inflated_poisson_log_logp(y, eta, zi, constant=None):
+    """y = 0: log(zi + (1 − zi)·e^−μ); y > 0: log(1 − zi) + the Poisson log-density (PyMC's mixture computes
+    both components' log-densities and a logsumexp per row)."""
+    pt = _pt()
+    keep = pt.log1p(-zi)
+    return pt.switch(pt.eq(y, 0), pt.logaddexp(pt.log(zi), keep - pt.exp(eta)), keep + _poisson_log_logp(y, eta, constant))
+
+
+def _zero_inflated_negativebinomial_log_logp(y, eta, alpha, zi, constant=None, values=None, value_index=None):
+    """As :func:`_zero_inflated_poisson_log_logp` around the negative binomial, log P(0) = −α·log(1 + μ/α)."""
+    pt = _pt()
+    keep = pt.log1p(-zi)
+    log_p0 = -alpha * pt.softplus(eta - pt.log(alpha))
+    count = _negativebinomial_log_logp(y, eta, alpha, constant, values, value_index)
+    return pt.switch(pt.eq(y, 0), pt.logaddexp(pt.log(zi), keep + log_p0), keep + count)
+
+
+def _hurdle_poisson_log_logp(y, eta, hu, constant=None):
+    """y = 0: log hu; y > 0: log(1 − hu) + the Poisson log-density − log(1 − e^−μ) (PyMC's truncated mixture
+    evaluates the Poisson log-CDF, an incomplete gamma, per row)."""
+    pt = _pt()
+    positive = pt.log1p(-hu) + _poisson_log_logp(y, eta, constant) - pt.log1mexp(-pt.exp(eta))
+    return pt.switch(pt.eq(y, 0), pt.log(hu), positive)
+
+
+def _hurdle_negativebinomial_log_logp(y, eta, alpha, hu, constant=None, values=None, value_index=None):
+    """As :func:`_hurdle_poisson_log_logp` around the negative binomial, log P(0) = −α·log(1 + μ/α)."""
+    pt = _pt()
+    log_p0 = -alpha * pt.softplus(eta - pt.log(alpha))
+    count = _negativebinomial_log_logp(y, eta, alpha, constant, values, value_index)
+    return pt.switch(pt.eq(y, 0), pt.log(hu), pt.log1p(-hu) + count - pt.log1mexp(log_p0))
+
+
 def _gamma_log_logp(y, eta, shape, log_y=None):
     """log Gamma(y | shape, rate = shape·exp(−η)): one exp per row (PyMC's computes the rate and two logs)."""
     pt = _pt()
@@ -956,6 +989,7 @@ register(Family(
     simulate=lambda rng, mu, aux, n: np.where(rng.random(np.shape(mu)) < aux["zi"], 0, rng.poisson(mu)),
     variance=lambda mu, aux, n: _zip_variance(mu, aux["zi"]),
     logpdf=lambda y, mu, aux, n: _zero_inflated_logpmf(y, stats.poisson.logpmf(y, mu), -mu, aux["zi"]),
+    direct_logp={"log": _zero_inflated_poisson_log_logp}, direct_data={"log": _poisson_data},
     discrete=True, description="y = 0 with probability zi, else Poisson(mu)"))
 
 register(Family(
@@ -969,6 +1003,7 @@ register(Family(
     variance=lambda mu, aux, n: (1 - aux["zi"]) * (mu + mu ** 2 / aux["alpha"] + aux["zi"] * mu ** 2),
     logpdf=lambda y, mu, aux, n: _zero_inflated_logpmf(y, _nb_logpmf(y, mu, aux["alpha"]),
                                                        np.log(_nb_p0(mu, aux["alpha"])), aux["zi"]),
+    direct_logp={"log": _zero_inflated_negativebinomial_log_logp}, direct_data={"log": _count_value_data},
     discrete=True, description="y = 0 with probability zi, else NegativeBinomial(mu, alpha)"))
 
 register(Family(
@@ -981,6 +1016,7 @@ register(Family(
         _truncated_draw(rng, lambda u: stats.poisson.ppf(u, mu), np.exp(-mu))),
     variance=lambda mu, aux, n: _hurdle_moments(mu, mu + mu ** 2, np.exp(-mu), aux["hu"])[1],
     logpdf=lambda y, mu, aux, n: _hurdle_logpmf(y, stats.poisson.logpmf(y, mu), np.exp(-mu), aux["hu"]),
+    direct_logp={"log": _hurdle_poisson_log_logp}, direct_data={"log": _poisson_data},
     discrete=True, description="y = 0 with probability hu, else zero-truncated Poisson(mu)"))
 
 register(Family(
@@ -998,6 +1034,7 @@ register(Family(
                                                 _nb_p0(mu, aux["alpha"]), aux["hu"])[1],
     logpdf=lambda y, mu, aux, n: _hurdle_logpmf(y, _nb_logpmf(y, mu, aux["alpha"]), _nb_p0(mu, aux["alpha"]),
                                                 aux["hu"]),
+    direct_logp={"log": _hurdle_negativebinomial_log_logp}, direct_data={"log": _count_value_data},
     discrete=True, description="y = 0 with probability hu, else zero-truncated NegativeBinomial(mu, alpha)"))
 
 
