@@ -112,7 +112,7 @@ def cmd_fit(args) -> int:
 def cmd_compare(args) -> int:
     from glmm_bayes.compare import compare
 
-    fits = _fit_specs(args.specs, args)
+    fits = _fit_specs(args.specs, args, at_least=2)
     result = compare(fits)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,15 +129,20 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _fit_specs(paths: list[str], args) -> dict:
+def _fit_specs(paths: list[str], args, at_least: int = 1) -> dict:
+    """Fit every spec, by name (a repeated name becomes the file's stem). All specs are read and their models
+    built (every input check) before the first sampling, so a mistake in the last spec costs no sampling."""
+    from glmm_bayes.glmm import GLMM
     from glmm_bayes.spec import ModelSpec
 
-    fits = {}
+    if len(paths) < at_least:
+        raise GLMMInputError(f"'glmm-bayes {args.command}' needs at least {at_least} spec files, got {len(paths)}")
+    models = {}
     for path in paths:
         spec = ModelSpec.load(path)
-        name = spec.name if spec.name not in fits else Path(path).stem
-        fits[name] = fit_spec(path, _sampler_overrides(args), not args.no_progress)
-    return fits
+        models[spec.name if spec.name not in models else Path(path).stem] = GLMM.from_spec(spec)
+    return {name: model.fit(progressbar=not args.no_progress, **_sampler_overrides(args))
+            for name, model in models.items()}
 
 
 def cmd_report(args) -> int:

@@ -99,6 +99,7 @@ def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison
     if len(set(sizes.values())) > 1:
         raise GLMMInputError(f"models were fitted to different numbers of rows ({sizes}); LOO comparison "
                              f"needs the same observations in every model")
+    _check_same_outcomes(fits)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loos = {name: fit.loo() for name, fit in fits.items()}
@@ -116,14 +117,33 @@ def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison
     return Comparison(out[COMPARE_COLUMNS], _reading(out))
 
 
+def _check_same_outcomes(fits: dict) -> None:
+    """LOO values of models are comparable only on the same outcome values (same rows, same scale)."""
+    (first, ref), *rest = fits.items()
+    y_ref, n_ref = ref.model.design.response.y, ref.model.design.response.trials
+    for name, fit in rest:
+        response = fit.model.design.response
+        same = np.array_equal(np.asarray(response.y, float), np.asarray(y_ref, float)) and (
+            (response.trials is None) == (n_ref is None)
+            and (n_ref is None or np.array_equal(response.trials, n_ref)))
+        if not same:
+            raise GLMMInputError(
+                f"models '{first}' and '{name}' were fitted to different outcome values (response "
+                f"'{ref.model.design.response.name}' vs '{response.name}', or other rows or trials); LOO compares "
+                f"predictions of the same observations, so fit every model to the same outcome and rows")
+
+
 def _reading(table: pd.DataFrame) -> str:
     best, second = table.iloc[0], table.iloc[1]
     diff, dse = abs(float(second["elpd_diff"])), float(second["dse"])
-    ratio = diff / dse if dse > 0 else float("inf")
-    strength = ("clearly" if ratio >= 4 else "probably" if ratio >= 2 else "not clearly")
-    text = (f"{best['model']} is better than {second['model']} by {diff:.1f} ± {dse:.1f} elpd; the difference "
-            f"is about {ratio:.1f} SE, so {best['model']} is {strength} the better predictor"
-            f" (stacking weight {best['weight']:.2f}).")
+    weight = f" (stacking weight {best['weight']:.2f})."
+    if dse == 0 and diff == 0:  # identical pointwise elpd: the same model twice
+        text = f"{best['model']} and {second['model']} predict identically (elpd difference 0){weight}"
+    else:
+        ratio = diff / dse if dse > 0 else float("inf")
+        strength = ("clearly" if ratio >= 4 else "probably" if ratio >= 2 else "not clearly")
+        text = (f"{best['model']} is better than {second['model']} by {diff:.1f} ± {dse:.1f} elpd; the difference "
+                f"is about {ratio:.1f} SE, so {best['model']} is {strength} the better predictor{weight}")
     flagged = table.loc[table["n_high_pareto_k"] > 0, "model"].tolist()
     if flagged:
         text += (f" Pareto k > {PARETO_K_MAX} for some observations in {', '.join(flagged)}: their elpd is "

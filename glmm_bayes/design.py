@@ -496,6 +496,9 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
     for col, where in columns.items():
         if col not in data.columns:
             raise _missing_column_error(col, data, where)
+        if col == "Intercept" and where != "response":
+            raise GLMMInputError("column 'Intercept' has the name of the model's own intercept column (b_Intercept); "
+                                 "rename it (e.g. data.rename(columns={'Intercept': 'intercept_value'}))")
     categorical = list(categorical or [])
     for col in categorical:
         if col not in data.columns:
@@ -525,10 +528,26 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
             raise GLMMInputError(f"column '{col}' holds datetime values; convert it to a numeric value (e.g. days since "
                                  f"the start) or a category before modelling")
         if col in categorical and not isinstance(s.dtype, pd.CategoricalDtype):
-            df[col] = pd.Categorical(s, categories=sorted(s.unique()))
+            if pd.api.types.is_float_dtype(s) and not np.all(np.mod(s.to_numpy(float), 1) == 0):
+                warnings.warn(f"categorical=['{col}'] turns a column of non-whole numbers into {s.nunique()} "
+                              f"categories (one coefficient each); leave it out of 'categorical' to use it as a "
+                              f"numeric predictor", UserWarning, stacklevel=3)
+            df[col] = _sorted_categorical(s)
         elif not isinstance(s.dtype, pd.CategoricalDtype) and (pd.api.types.is_string_dtype(s) or s.dtype == object):
             df[col] = pd.Categorical(s.astype(str), categories=sorted(s.astype(str).unique()))
+        elif isinstance(s.dtype, pd.CategoricalDtype) and not s.cat.ordered and columns.get(col) != "response":
+            # formulae sorts the levels of an unordered Categorical; as in R, the user's order (its first
+            # category the reference) is kept by marking it ordered (an ordinal response stays as given)
+            df[col] = s.cat.as_ordered()
     return df, n_missing_rows
+
+
+def _sorted_categorical(s: pd.Series) -> pd.Categorical:
+    """A Categorical with sorted levels; values of mixed types (1 and "a") are compared as text."""
+    try:
+        return pd.Categorical(s, categories=sorted(s.unique()))
+    except TypeError:
+        return pd.Categorical(s.astype(str), categories=sorted(s.astype(str).unique()))
 
 
 def _level_names(frame: pd.DataFrame) -> list[str]:
@@ -584,6 +603,7 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
     fixed_matrix, X, X_columns = _fixed_matrix(parsed.fixed, df)
     if fam.name in ("bernoulli", "binomial"):
         _warn_separation(X, X_columns, response)
+    _warn_unidentified(X, X_columns)
     if not fam.intercept:
         if "Intercept" not in X_columns:
             raise GLMMInputError(
@@ -648,6 +668,28 @@ def _warn_separation(X: np.ndarray, columns: list[str], response: Response) -> N
                     f"the prior (here a weakly informative normal); report it with that caveat, or use "
                     f"a more informative prior for b_{col}.", UserWarning, stacklevel=3)
                 break
+
+
+def _warn_unidentified(X: np.ndarray, columns: list[str], tol: float = 1e-7) -> None:
+    """Warn when a fixed-effect column is a linear combination of the columns before it (a constant next to
+    the intercept, a duplicate, a rescaled copy): the data cannot tell their coefficients apart, only the
+    priors can. lme4 drops such columns; here the user decides.
+
+    Column j is flagged when, scaled to norm 1, its part outside the span of columns 0..j-1 (|R_jj| of a QR
+    decomposition) is below ``tol``. Skipped for very large designs (n·k² > 1e10).
+    """
+    n, k = X.shape
+    if k < 2 or n * k * k > 1e10:
+        return
+    norms = np.linalg.norm(X, axis=0)
+    r = np.abs(np.diag(np.linalg.qr(X / np.where(norms == 0, 1.0, norms), mode="r")))
+    flagged = [c for j, c in enumerate(columns) if norms[j] == 0 or (j > 0 and r[j] < tol)]
+    if flagged:
+        warnings.warn(
+            f"the fixed-effect column(s) {', '.join(repr(c) for c in flagged)} are linear combinations of the "
+            f"columns before them in the formula (a constant next to the intercept, a copy or multiple of another "
+            f"predictor, all zeros): the data cannot tell their coefficients apart, so only the priors do. Drop "
+            f"them from the formula (lme4 drops them automatically).", UserWarning, stacklevel=3)
 
 
 def _check_response_values(response: Response, family: Family) -> None:

@@ -196,6 +196,11 @@ def _check_trials(response: Response, family: str) -> None:
             f"'p(successes, trials) ~ ...' (for 0/1 outcomes use family 'bernoulli').")
     _require_integer_nonneg(response, family)
     n = response.trials
+    zero = np.flatnonzero(n == 0)
+    if len(zero):
+        raise GLMMInputError(f"{len(zero)} row(s) have 0 {family} trials (first: row {zero[0]}); a row without "
+                             f"trials says nothing about the probability, so drop those rows before fitting "
+                             f"(e.g. data[data['<trials column>'] > 0])")
     bad = np.flatnonzero((n != np.round(n)) | (n < 1))
     if len(bad):
         raise GLMMInputError(f"{family} trials must be whole numbers >= 1, but row {bad[0]} has {n[bad[0]]:g}")

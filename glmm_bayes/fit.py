@@ -377,11 +377,16 @@ def environment() -> dict[str, str]:
 
 
 def _frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
+    """The data as a NetCDF-ready Dataset; a Categorical column is stored as text, its categories (values
+    kept where JSON has them, so integer levels stay integers) and whether it is ordered in the attrs."""
     data, meta = {}, {}
     for col in df.columns:
         s = df[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            meta[col] = [str(c) for c in s.cat.categories]
+            cats = s.cat.categories.tolist()
+            if not all(isinstance(c, (str, int, float, bool)) for c in cats):
+                cats = [str(c) for c in cats]
+            meta[col] = {"categories": cats, "ordered": bool(s.cat.ordered)}
             data[col] = ("row", s.astype(str).to_numpy(dtype="U"))
         else:
             data[col] = ("row", s.to_numpy())
@@ -392,11 +397,15 @@ def _frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
 
 
 def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Inverse of :func:`_frame_to_dataset` (also reads files that stored only category names)."""
     meta = json.loads(ds.attrs.get("categories", "{}"))
     columns = json.loads(ds.attrs.get("columns", "[]")) or list(ds.data_vars)
     df = pd.DataFrame({c: ds[c].values for c in columns})
-    for col, cats in meta.items():
-        df[col] = pd.Categorical(df[col].astype(str), categories=cats)
+    for col, info in meta.items():
+        info = info if isinstance(info, dict) else {"categories": info, "ordered": False}
+        cats = info["categories"]
+        values = df[col].astype(str).map({str(c): c for c in cats})
+        df[col] = pd.Categorical(values, categories=cats, ordered=info["ordered"])
     return df
 
 

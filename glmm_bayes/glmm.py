@@ -207,6 +207,15 @@ class GLMM:
         idata.attrs["glmm_environment"] = json.dumps(environment())
         return Fit(self, idata, backend=f"vi ({vi_method})", seconds=timer.seconds, warn=warn)
 
+    def compiled_with_data(self, rows=None, y=None):
+        """The compiled nutpie model (compiled on first use) with the data of ``rows`` and outcome ``y``
+        swapped in (see :meth:`sampling_arrays`). Containers the compiled functions do not read are left
+        out: a log-density that takes log y (``y_log``) no longer reads ``y_obs`` itself."""
+        if self._compiled is None:
+            self._compiled = inference.compile_nutpie(self.sampling_model)
+        known = {var.name for var in self._compiled.shared_var_keys}
+        return self._compiled.with_data(**{k: v for k, v in self.sampling_arrays(rows, y).items() if k in known})
+
     def refit(self, rows, draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int | None = None,
               target_accept: float = 0.8):
         """Sample the posterior given only ``rows`` (indices into the design) — no recompilation.
@@ -217,9 +226,7 @@ class GLMM:
         import nutpie
 
         inference.check_settings(draws, tune, chains, seed, "nutpie", target_accept)
-        if self._compiled is None:
-            self._compiled = inference.compile_nutpie(self.sampling_model)
-        compiled = self._compiled.with_data(**self.sampling_arrays(rows))
+        compiled = self.compiled_with_data(rows)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with inference.explain_no_start(self.sampling_model):

@@ -347,6 +347,11 @@ class Diagnostics:
         return pd.DataFrame(rows, columns=["check", "value", "where", "pass"])
 
     def __str__(self) -> str:
+        if self.vi_pareto_k is not None:  # a variational fit has one chain of independent draws: no R-hat
+            lines = [f"variational fit: Pareto k of the importance ratios {self.vi_pareto_k:.2f} "
+                     f"(reliable below {VI_K_MAX})"]
+            lines += [f"WARNING: {m}" for m in self.messages] or ["The approximation passed its check."]
+            return "\n".join(lines)
         lines = [f"R-hat max {self.max_rhat:.3f} ({self.max_rhat_param}); bulk ESS min "
                  f"{self.min_ess_bulk:.0f} ({self.min_ess_bulk_param}); tail ESS min {self.min_ess_tail:.0f} "
                  f"({self.min_ess_tail_param}); divergences {self.divergences}/{self.draws_total}"

@@ -120,6 +120,8 @@ def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: st
                              f"family '{family.name}' gives kind='mean' or 'pps'")
     if kind == "mean" and family.nominal:
         kind = "probs"  # the mean of a categorical outcome is its vector of category probabilities
+    if isinstance(newdata, pd.DataFrame) and len(newdata) == 0:
+        raise GLMMInputError("newdata has no rows; pass at least one row (or newdata=None for the fitted rows)")
     rng = np.random.default_rng(seed)
     data = design.data if newdata is None else newdata
     eta, variance, ds = _linear_predictor(fit, data, re, allow_new_levels, rng)
@@ -142,7 +144,10 @@ def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: st
         if family.nominal:  # as brms: per row, the share of predictive draws in each category
             onehot = (values[..., None] == np.arange(len(design.response.levels))).astype(float)
             return _summarise_probs(onehot, ds, prob, re, design.response.levels, kind="pps")
-    return _summarise(values, ds, prob, kind, re)
+    table = _summarise(values, ds, prob, kind, re)
+    if newdata is not None:  # rows line up with newdata's own index
+        table.index = newdata.index
+    return table
 
 
 def _linear_predictor(fit, data: pd.DataFrame, re: str, allow_new_levels: bool, rng):

@@ -235,7 +235,14 @@ def resolve_priors(design, user: dict[str, str] | None = None) -> PriorSet:
     loc, scale = family.location_scale(design.response, link)
     labels = {b.key: b.label for b in design.blocks}
     valid = _valid_keys(design)
+    spaced = {re.sub(r"\s+", "", k): k for k in valid}  # 'b_I(x**2)' means 'b_I(x ** 2)'
+    parsed = {spaced.get(re.sub(r"\s+", "", k), k) if k not in valid else k: v for k, v in parsed.items()}
     for key in parsed:
+        uncorrelated = [b.label for b in design.blocks if not b.correlated and key == f"cor_{b.label}"]
+        if uncorrelated:
+            raise GLMMInputError(f"prior key '{key}' sets the correlations of the '{uncorrelated[0]}' effects, but "
+                                 f"they have none (one term, or terms written with '||'); drop the key, or write "
+                                 f"'(1 + x | {uncorrelated[0]})' for correlated effects")
         if key not in valid:
             close = difflib.get_close_matches(key, sorted(valid), n=3)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -292,7 +299,7 @@ def _valid_keys(design) -> set[str]:
     if "Intercept" in design.X_columns:
         keys.add("Intercept")
     for block in design.blocks:
-        keys |= {f"sd_{block.label}", f"cor_{block.label}"}
+        keys |= {f"sd_{block.label}"} | ({f"cor_{block.label}"} if block.correlated else set())
     return keys
 
 

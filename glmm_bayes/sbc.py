@@ -93,11 +93,7 @@ def _replicate(payload: dict) -> dict:
     truth, y = payload["truth"], payload["y"]
     import nutpie
 
-    if fit_model._compiled is None:
-        from glmm_bayes import inference
-
-        fit_model._compiled = inference.compile_nutpie(fit_model.sampling_model)
-    compiled = fit_model._compiled.with_data(**fit_model.sampling_arrays(y=y))
+    compiled = fit_model.compiled_with_data(y=y)
     post = nutpie.sample(compiled, draws=payload["draws"], tune=payload["tune"], chains=1, seed=rng_seed,
                          progress_bar=False, save_warmup=False, cores=1)
     draws = _labelled(post["posterior"].to_dataset(), parameter_refs(fit_model.design, fit_model.prior_set))

@@ -58,6 +58,14 @@ class ModelSpec:
     source: str | None = field(default=None, compare=False)  # the file it came from
 
     def __post_init__(self):
+        for key in ("name", "description", "na_action"):
+            if not isinstance(getattr(self, key), str):
+                raise GLMMInputError(f"spec: '{key}' must be a string, got {getattr(self, key)!r}")
+        for key in ("link", "data"):
+            if getattr(self, key) is not None and not isinstance(getattr(self, key), str):
+                raise GLMMInputError(f"spec '{self.name}': '{key}' must be a string, got {getattr(self, key)!r}"
+                                     + (" (a CSV path relative to the spec file, or \"builtin:NAME\")"
+                                        if key == "data" else ""))
         if not isinstance(self.formula, str) or "~" not in self.formula:
             raise GLMMInputError(f"spec '{self.name}': 'formula' must be a string like 'y ~ x + (1 | g)', "
                                  f"got {self.formula!r}")
@@ -111,7 +119,12 @@ class ModelSpec:
         path = Path(path)
         if not path.is_file():
             raise GLMMInputError(f"spec file '{path}' does not exist")
-        return cls.from_toml_string(path.read_text(), source=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise GLMMInputError(f"spec file '{path}' is not UTF-8 text (TOML files must be UTF-8): {exc.reason} at "
+                                 f"byte {exc.start}; save it as UTF-8") from None
+        return cls.from_toml_string(text, source=str(path))
 
     def to_dict(self) -> dict:
         out = {k: v for k, v in asdict(self).items() if k != "source"}
@@ -158,12 +171,18 @@ class ModelSpec:
         path = Path(self.data)
         if not path.is_absolute() and self.source:
             path = Path(self.source).parent / path
+        if path.is_dir():
+            raise GLMMInputError(f"data '{path}' named by spec '{self.name}' is a directory; name a CSV file in it")
         if not path.is_file():
             raise GLMMInputError(f"data file '{path}' named by spec '{self.name}' does not exist")
         try:
-            return pd.read_csv(path)
+            data = pd.read_csv(path)
         except Exception as exc:
             raise GLMMInputError(f"cannot read data file '{path}' as CSV: {exc}") from None
+        if len(data.columns) == 1 and any(sep in str(data.columns[0]) for sep in ("\t", ";")):
+            raise GLMMInputError(f"data file '{path}' reads as a single column '{data.columns[0]}': it looks "
+                                 f"separated by tabs or semicolons, but data files must be comma-separated CSV")
+        return data
 
 
 def check_sampler(sampler: dict, where: str) -> dict:

@@ -77,14 +77,36 @@ def test_compare_writes_table(workdir):
     (["fit", "{dir}/bad.toml"], "column 'z'"),
     (["fit", "{dir}/toy.toml", "--chains", "0"], "chains must be"),
     (["frobnicate"], "invalid choice"),
+    (["fit", "{dir}/data5.toml"], "'data' must be a string"),
+    (["fit", "{dir}/utf16.toml"], "is not UTF-8 text"),
+    (["fit", "{dir}/tabs.toml"], "separated by tabs or semicolons"),
+    (["fit", "{dir}/dir.toml"], "is a directory"),
+    (["compare", "{dir}/toy.toml"], "'glmm-bayes compare' needs at least 2 spec files"),
+    # every spec is checked before any sampling: the bad second spec fails in seconds, nothing is written
+    (["report", "{dir}/toy.toml", "{dir}/bad.toml", "--out", "{dir}/r.html"], "column 'z'"),
 ])
 def test_user_errors_exit_2_without_traceback(workdir, args, needle):
     (workdir / "bad.toml").write_text(SPEC.format(family="poisson").replace("y ~ x", "y ~ z"))
+    (workdir / "data5.toml").write_text(SPEC.format(family="poisson").replace('data = "toy.csv"', "data = 5"))
+    (workdir / "utf16.toml").write_bytes(SPEC.format(family="poisson").encode("utf-16"))
+    (workdir / "tabs.csv").write_text("y\tx\tg\n1\t0.5\ta\n")
+    (workdir / "tabs.toml").write_text(SPEC.format(family="poisson").replace("toy.csv", "tabs.csv"))
+    (workdir / "dir.toml").write_text(SPEC.format(family="poisson").replace("toy.csv", "."))
     args = [a.format(dir=workdir) for a in args]
     proc = subprocess.run([sys.executable, "-m", "glmm_bayes.cli", *args], capture_output=True, text=True,
                           cwd=workdir)
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert not (workdir / "r.html").exists()
+
+
+def test_every_spec_is_checked_before_sampling(workdir, monkeypatch):
+    """A mistake in the last spec of 'report' / 'compare' costs no sampling of the ones before it."""
+    (workdir / "bad.toml").write_text(SPEC.format(family="poisson").replace("y ~ x", "y ~ z"))
+    calls = []
+    monkeypatch.setattr(gb.GLMM, "fit", lambda self, **kw: calls.append(kw))
+    assert main(["report", str(workdir / "toy.toml"), str(workdir / "bad.toml"), "--out", "r.html"]) == 2
+    assert calls == []
 
 
 def test_console_script_installed():

@@ -43,6 +43,20 @@ def test_true_family_wins_the_comparison():
     assert "negbin is better than" in result.reading and "SE" in result.reading
     with pytest.raises(GLMMInputError):
         gb.compare({"only": fits["negbin"]})
+    same = gb.compare({"a": fits["negbin"], "b": fits["negbin"]})
+    assert "predict identically" in same.reading and "inf" not in same.reading
+
+
+def test_compare_refuses_models_of_different_outcomes():
+    """Same number of rows but another outcome (or the same outcome on other rows): LOO values are not
+    comparable, and compare says so instead of ranking them."""
+    df = overdispersed(groups=6, per=8)
+    df["y2"] = df["y"][::-1].to_numpy()
+    kw = dict(draws=50, tune=100, seed=1, **SAMPLE)
+    a = gb.GLMM("y ~ x + (1 | g)", df, family="poisson").fit(**kw)
+    b = gb.GLMM("y2 ~ x + (1 | g)", df, family="poisson").fit(**kw)
+    with pytest.raises(GLMMInputError, match="different outcome values"):
+        gb.compare({"a": a, "b": b})
 
 
 def test_integrated_loglik_of_olre_matches_monte_carlo():

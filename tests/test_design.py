@@ -114,3 +114,50 @@ def test_formula_cannot_run_code(formula):
 
 def test_allowed_transforms_pass():
     check_safe("y ~ np.log(x) + center(z) + scale(w) + I(x**2) + C(g) + log1p(q) + (1 | g)")
+
+
+def test_categorical_keeps_the_users_level_order(df):
+    """An unordered pandas Categorical keeps its categories' order (the first is the reference), as a factor
+    does in R; plain strings are sorted."""
+    d = df.assign(dose=pd.Categorical(df["treat"], categories=["c", "a", "b"]))
+    design = make_design("y ~ dose + treat", d)
+    assert design.X_columns == ["Intercept", "dose[a]", "dose[b]", "treat[b]", "treat[c]"]
+
+
+def test_mixed_type_categorical_column(df):
+    d = df.assign(mix=pd.Series([1, "a", 2.5] * 20, dtype=object))
+    design = make_design("y ~ mix", d, categorical=["mix"])
+    assert design.X.shape[1] == 3
+
+
+def test_column_named_intercept_is_refused(df):
+    with pytest.raises(GLMMInputError, match="'Intercept' has the name of the model's own intercept"):
+        make_design("y ~ x + Intercept", df.assign(Intercept=3.0))
+
+
+@pytest.mark.parametrize("formula, flagged", [
+    ("y ~ x + c + (1 | g)", "'c'"),
+    ("y ~ x + x2 + (1 | g)", "'x2'"),
+    ("y ~ x + zero", "'zero'"),
+    ("y ~ treat + t2", "'t2[b]', 't2[c]'"),
+])
+def test_unidentified_fixed_effects_warn(df, formula, flagged):
+    """A column that is a linear combination of earlier ones is named in a warning (lme4 drops it)."""
+    d = df.assign(c=1.0, x2=2 * df["x"], zero=0.0, t2=df["treat"])
+    with pytest.warns(UserWarning, match="linear combinations") as record:
+        make_design(formula, d)
+    assert flagged in str(record[0].message)
+
+
+def test_identified_fixed_effects_do_not_warn(df):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_design("y ~ x * treat + z + (1 + x | g)", df)
+        make_design("y ~ 0 + treat + x", df)
+
+
+def test_categorical_on_a_continuous_column_warns(df):
+    with pytest.warns(UserWarning, match="non-whole numbers into 60 categories"):
+        make_design("y ~ x", df, categorical=["x"])

@@ -114,6 +114,37 @@ def test_save_load_round_trip(fit, tmp_path):
     np.testing.assert_allclose(loaded.predict(new, re="marginal")["mean"], fit.predict(new, re="marginal")["mean"])
 
 
+def test_save_load_keeps_categorical_order_and_types(tmp_path):
+    """Ordered Categoricals (a predictor whose first category is the reference, and an ordinal outcome),
+    and a Categorical of integers, come back from a saved fit as they went in."""
+    rng = np.random.default_rng(8)
+    n = 90
+    d = pd.DataFrame({"x": rng.normal(size=n), "g": pd.Categorical(rng.integers(0, 6, n))})
+    d["dose"] = pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["lo", "mid", "hi"], ordered=True)
+    latent = d["x"] + (d["dose"] == "hi") + rng.logistic(size=n)
+    d["rating"] = pd.Categorical(np.array(["bad", "ok", "good"])[np.digitize(latent, [-0.5, 1.0])],
+                                 categories=["bad", "ok", "good"], ordered=True)
+    fit = gb.GLMM("rating ~ x + dose + (1 | g)", d, family="cumulative").fit(draws=60, tune=100, chains=1,
+                                                                            seed=2, progressbar=False, warn=False)
+    assert "b_dose[hi]" in fit.summary().index and "b_dose[lo]" not in fit.summary().index
+    loaded = gb.load(fit.save(tmp_path / "ordered.nc"))
+    pd.testing.assert_frame_equal(loaded.summary(), fit.summary())
+    data = loaded.model.design.data
+    assert list(data["dose"].cat.categories) == ["lo", "mid", "hi"] and data["rating"].cat.ordered
+    assert list(data["g"].cat.categories) == list(range(6))
+    new = d.iloc[[3, 7]].drop(columns="rating")
+    np.testing.assert_allclose(loaded.predict(new, kind="probs")["mean"], fit.predict(new, kind="probs")["mean"])
+
+
+def test_predictions_keep_the_newdata_index(fit):
+    new = pd.DataFrame({"x": [0.3, -1.0, 2.0], "grp": ["a", "b", "a"], "g": ["s1", "s2", "s3"]}, index=[10, 11, 42])
+    pred = fit.predict(new)
+    assert list(pred.index) == [10, 11, 42]
+    np.testing.assert_allclose(pred["mean"], fit.predict(new.reset_index(drop=True))["mean"])
+    with pytest.raises(GLMMInputError, match="newdata has no rows"):
+        fit.predict(new.iloc[:0])
+
+
 def test_load_rejects_other_files(tmp_path):
     with pytest.raises(GLMMInputError, match="does not exist"):
         gb.load(tmp_path / "missing.nc")

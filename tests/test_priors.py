@@ -66,6 +66,15 @@ def test_prior_table_and_keys():
     assert set(table.index) == {"b_Intercept", "b_x", "sd_g", "cor_g", "sigma"}
 
 
+def test_prior_keys_ignore_spacing_and_refuse_missing_correlations():
+    d = _data()
+    m = gb.GLMM("y ~ I(x**2) + (1 | g)", d, priors={"b_I(x**2)": "normal(0, 1)"})
+    assert m.priors.set_index("param").loc["b_I(x ** 2)", "prior"] == "normal(0, 1)"
+    with pytest.raises(GLMMInputError, match="'cor_g' sets the correlations of the 'g' effects, but they have none"):
+        gb.GLMM("y ~ x + (x || g)", d, priors={"cor_g": "lkj(2)"})
+    gb.GLMM("y ~ x + (1 | g)", d, priors={"cor": "lkj(2)"})  # class-level keys apply where there is something
+
+
 def test_specific_key_beats_general():
     m = gb.GLMM("y ~ x + (1 | g)", _data(), priors={"b": "normal(0, 9)", "b_x": "normal(0, 1)",
                                                     "sd": "half_normal(9)", "sd_g": "half_normal(1)"})
