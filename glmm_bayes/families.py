@@ -200,7 +200,7 @@ def _check_trials(response: Response, family: str) -> None:
     if len(zero):
         raise GLMMInputError(f"{len(zero)} row(s) have 0 {family} trials (first: row {zero[0]}); a row without "
                              f"trials says nothing about the probability, so drop those rows before fitting "
-                             f"(e.g. data[data['<trials column>'] > 0])")
+                             f"(keep the rows whose trials are > 0)")
     bad = np.flatnonzero((n != np.round(n)) | (n < 1))
     if len(bad):
         raise GLMMInputError(f"{family} trials must be whole numbers >= 1, but row {bad[0]} has {n[bad[0]]:g}")

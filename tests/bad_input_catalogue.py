@@ -115,6 +115,10 @@ def workdir() -> Path:
     (path / "bad_csv.toml").write_text(good.replace("toy.csv", "not_a_csv.csv"))
     (path / "bad_toml.toml").write_text('name = "m"\nformula = "y ~ x\n')
     (path / "not_a_fit.nc").write_text("this is not NetCDF\n")
+    (path / "utf16.toml").write_bytes(good.encode("utf-16"))
+    (path / "data_dir.toml").write_text(good.replace("toy.csv", "."))
+    make_data().to_csv(path / "tabs.csv", index=False, sep="\t")
+    (path / "tabs.toml").write_text(good.replace("toy.csv", "tabs.csv"))
     return path
 
 
@@ -271,6 +275,10 @@ CASES: list[Case] = [
               family="binomial"), "trials"),
     Case("data-binomial-no-trials", "data", "`family='binomial'` with a 0/1 outcome and no trials",
          glmm("yb ~ x + (1 | g)", family="binomial"), "p(successes, trials)"),
+    Case("data-binomial-zero-trials", "data", "binomial rows with 0 trials",
+         glmm("p(s, n) ~ x + (1 | g)", data=at("n", 3, 0), family="binomial"), "drop those rows"),
+    Case("data-intercept-column", "data", "a predictor column named `Intercept`",
+         glmm("y ~ x + Intercept + (1 | g)", data=changed(Intercept=3.0)), "rename it"),
     Case("data-response-string", "data", "gaussian outcome that is a text column",
          glmm("h ~ x + (1 | g)"), "'h'"),
     Case("data-response-text", "data", "response `y` stored as text like '1.2'",
@@ -369,6 +377,8 @@ CASES: list[Case] = [
          glmm("y ~ x + (1 + x | g)", priors={"b": "lkj(2)"}), "lkj(2)"),
     Case("prior-lkj-no-correlation", "priors", "`priors={'sd': 'lkj(2)'}` on a model without groups",
          glmm("y ~ x", priors={"sd": "lkj(2)"}), "cor"),
+    Case("prior-cor-uncorrelated", "priors", "`priors={'cor_g': 'lkj(2)'}` on `(x || g)` (no correlations)",
+         glmm("y ~ x + (x || g)", priors={"cor_g": "lkj(2)"}), "they have none"),
     Case("prior-cor-not-lkj", "priors", "`priors={'cor': 'normal(0, 1)'}`",
          glmm("y ~ x + (1 + x | g)", priors={"cor": "normal(0, 1)"}), "lkj"),
     # ------------------------------------------------------------ spec files
@@ -404,6 +414,15 @@ CASES: list[Case] = [
     Case("spec-builtin-query", "spec files", "`data = \"builtin:hospital?size=3\"`",
          lambda: ModelSpec.from_toml_string(GOOD_SPEC + 'data = "builtin:hospital?size=3"\n').load_data(),
          "?seed=N"),
+    Case("spec-data-not-text", "spec files", "`data = 5` in a spec",
+         spec_text(GOOD_SPEC + "data = 5\n"), "'data' must be a string"),
+    Case("spec-name-not-text", "spec files", "`name = 5` in a spec",
+         spec_text(GOOD_SPEC.replace('name = "m"', "name = 5")), "'name' must be a string"),
+    Case("spec-not-utf8", "spec files", "a spec file saved as UTF-16", spec_file("utf16.toml"), "not UTF-8"),
+    Case("spec-data-directory", "spec files", "`data = \".\"` (a folder)",
+         spec_file("data_dir.toml", load_data=True), "is a directory"),
+    Case("spec-data-tabs", "spec files", "`data` naming a tab-separated file",
+         spec_file("tabs.toml", load_data=True), "comma-separated"),
     Case("load-missing-fit", "spec files", "`gb.load('nope.nc')`", lambda: gb.load("nope.nc"), "does not exist"),
     Case("load-not-netcdf", "spec files", "`gb.load()` of a text file",
          lambda: gb.load(workdir() / "not_a_fit.nc"), "not a readable fit file"),
@@ -431,6 +450,8 @@ CASES: list[Case] = [
          cli("fit", "{dir}/good.toml", "--drawz", "10"), "Run 'glmm-bayes fit --help'"),
     Case("cli-seed-text", "CLI arguments", "`glmm-bayes fit good.toml --seed -1`",
          cli("fit", "{dir}/good.toml", "--seed", "-1", "--no-progress"), "seed"),
+    Case("cli-compare-one-spec", "CLI arguments", "`glmm-bayes compare good.toml` (one spec)",
+         cli("compare", "{dir}/good.toml", "--no-progress"), "needs at least 2 spec files"),
     # ------------------------------------------------------------ prediction data
     Case("predict-missing-column", "prediction data", "`fit.predict(newdata)` without column `x`",
          predict(lambda: new_rows(x=None)), "'x'"),
@@ -447,6 +468,8 @@ CASES: list[Case] = [
          predict(lambda: new_rows(h=["a", "c", "b", "a"])), "'c'"),
     Case("predict-text-numbers", "prediction data", "`newdata['x']` as text",
          predict(lambda: new_rows(x=["0.1", "0.2", "zero", "1"])), "'x'"),
+    Case("predict-empty", "prediction data", "`fit.predict(newdata.iloc[:0])` (no rows)",
+         predict(lambda: new_rows().iloc[:0]), "newdata has no rows"),
     Case("predict-kind", "prediction data", "`kind='median'`", predict(kind="median"), "kind"),
     Case("predict-re", "prediction data", "`re='random'`", predict(re="random"), "conditional"),
     Case("predict-prob", "prediction data", "`prob=95`", predict(prob=95), "between 0 and 1"),
