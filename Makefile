@@ -36,6 +36,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
 
 bench: $(STAMP)
+	$(PY) benchmarks/gradients.py
 	$(PY) benchmarks/backends.py
 
 clean:

@@ -682,7 +682,9 @@ def _warn_unidentified(X: np.ndarray, columns: list[str], tol: float = 1e-7) -> 
     if k < 2 or n * k * k > 1e10:
         return
     norms = np.linalg.norm(X, axis=0)
-    r = np.abs(np.diag(np.linalg.qr(X / np.where(norms == 0, 1.0, norms), mode="r")))
+    r = np.zeros(k)  # with more columns than rows, the columns past the n-th are dependent
+    diag = np.abs(np.diag(np.linalg.qr(X / np.where(norms == 0, 1.0, norms), mode="r")))
+    r[:len(diag)] = diag
     flagged = [c for j, c in enumerate(columns) if norms[j] == 0 or (j > 0 and r[j] < tol)]
     if flagged:
         warnings.warn(
