@@ -253,6 +253,23 @@ def intercept_block(design: Design, priors: PriorSet, centred: list[str]) -> str
     return next((b.key for b in design.blocks if b.key in centred and "Intercept" in b.columns), None)
 
 
+def centred_slopes(design: Design, block_key: str | None) -> list[str]:
+    """The slopes of the hierarchically centred block (:func:`intercept_block`) that are also fixed effects
+    on the very same column: their effects are sampled around the fixed slope too (``v = b_x + u``).
+
+    The ridge the intercept had is there for each such slope as well: with well-informed levels each
+    level's total slope ``b_x + u_gx`` is pinned, the split is not (on 20,000 negative-binomial rows in 200
+    groups, ``(1 + x | g)`` centred: bulk ESS of ``b_x`` 148 of 2000 draws, against 5263 for the intercept).
+
+    >>> # centred_slopes(design, "g")  # -> ["x"] for y ~ x + (1 + x | g) with g centred
+    """
+    block = next((b for b in design.blocks if b.key == block_key), None)
+    if block is None:
+        return []
+    return [c for j, c in enumerate(block.columns) if c != "Intercept" and c in design.X_columns
+            and np.array_equal(block.Z[:, j], design.X[:, design.X_columns.index(c)])]
+
+
 def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_means: list[str] = ()):
     """Build the PyMC model (see module docstring for the variable layout); blocks in ``centred``
     are sampled as ``u_<key>`` directly instead of ``z_<key>`` (see :func:`centred_blocks`), blocks in
@@ -278,8 +295,10 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
             coords[f"{block.key}__column"] = block.columns
 
     arrays = data_arrays(design, priors)
+    hierarchical = intercept_block(design, priors, list(centred))
+    moved = centred_slopes(design, hierarchical)  # fixed slopes that become the centred block's means
     with pm.Model(coords=coords) as model:
-        eta = 0.0
+        eta, means = 0.0, {}
         if design.eta_names and design.X_columns:
             eta = _multi_fixed_effects(design, priors, groups, centre, arrays["X"])
         elif design.X_columns:
@@ -295,16 +314,23 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
                                        dims=f"{var}_coef")
                     pm.Deterministic(var, b_z / scale[idx], dims=f"{var}_coef")
                     b = b_z
-                eta = eta + (pt.dot(X, b) if idx == list(range(len(design.X_columns))) else pt.dot(X[:, idx], b))
+                keep = [i for i, c in enumerate(cols) if c not in moved]
+                if len(keep) == len(cols):
+                    eta = eta + (pt.dot(X, b) if idx == list(range(len(design.X_columns))) else pt.dot(X[:, idx], b))
+                elif keep:
+                    eta = eta + pt.dot(X[:, [idx[i] for i in keep]], b[keep])
+                means.update({c: b[i] / scale[idx[i]] for i, c in enumerate(cols) if c in moved})
                 slope_terms.append(pt.dot(centre[idx] / scale[idx], b) if centre is not None else None)
             if centre is not None:
                 intercept = _centred_intercept([priors.fixed["Intercept"]], sum(slope_terms), _outcome_location(design))
-        hierarchical = intercept_block(design, priors, list(centred))
+                # X is centred, a moved slope's column is not: its centring moves into the intercept mean
+                means["Intercept"] = intercept - sum((float(centre[design.X_columns.index(c)]) * means[c]
+                                                      for c in moved), 0.0)
         if centre is not None and design.X_columns and not design.eta_names and hierarchical is None:
             eta = eta + intercept
         for block in design.blocks:
             eta = eta + _group_effects(block, priors, block.key in centred,
-                                       intercept if block.key == hierarchical else None, block.key in at_means)
+                                       means if block.key == hierarchical else None, block.key in at_means)
         aux = {name: _aux_variable(design, name, prior) for name, prior in priors.aux.items()}
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
         if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
@@ -450,14 +476,15 @@ def _aggregated_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, n
     return out
 
 
-def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, intercept=None,
+def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, means: dict | None = None,
                    at_means: bool = False):
     """Group-level effects of one block (non-centred ``z``, or ``centred``: ``u`` itself), gathered per row.
 
-    With ``intercept`` (see :func:`intercept_block`) the block samples ``v_<key> ~ N(m, Σ)`` with ``m`` the
-    intercept in the Intercept column and 0 elsewhere; ``u_<key> = v − m`` is kept as a deterministic and
-    the returned per-row part includes the intercept. With ``at_means`` (non-centred only) the effects
-    are drawn at the slope means (:func:`effects_from_z`)."""
+    With ``means`` (column → its fixed-effect part: the intercept, and the slopes of :func:`centred_slopes`;
+    see :func:`intercept_block`) the block samples ``v_<key> ~ N(m, Σ)`` with ``m`` those values and 0 in the
+    other columns; ``u_<key> = v − m`` is kept as a deterministic and the returned per-row part includes the
+    fixed part. With ``at_means`` (non-centred only) the effects are drawn at the slope means
+    (:func:`effects_from_z`)."""
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -475,8 +502,10 @@ def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, i
         pm.Deterministic(f"cor_{key}", corr, dims=(coef_dim, f"{coef_dim}_bis"))
     else:
         sd = vector_prior(f"sd_{key}", [sd_prior] * k, dims=coef_dim)
-    if intercept is not None:
-        mean = pt.set_subtensor(pt.zeros(k)[block.columns.index("Intercept")], intercept)
+    if means is not None:
+        mean = pt.zeros(k)
+        for column, value in means.items():
+            mean = pt.set_subtensor(mean[block.columns.index(column)], value)
         v = pm.MvNormal(f"v_{key}", mu=mean, chol=chol, dims=(level_dim, coef_dim)) if block.correlated \
             else pm.Normal(f"v_{key}", mean, sd, dims=(level_dim, coef_dim))
         pm.Deterministic(f"u_{key}", v - mean, dims=(level_dim, coef_dim))

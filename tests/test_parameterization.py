@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 
 import glmm_bayes as gb
-from glmm_bayes.builder import centred_blocks, level_information
+from glmm_bayes.builder import centred_blocks, centred_slopes, level_information
 
 
 def _counts(mean: float, groups: int = 12, rows: int = 8, seed: int = 0) -> pd.DataFrame:
@@ -39,6 +39,10 @@ def test_auto_centres_only_well_informed_blocks():
     assert {v.name for v in many.pymc_model.free_RVs} >= {"v_g", "sd_g", "Intercept_c"}
     assert "z_g" not in {v.name for v in many.pymc_model.free_RVs}
     assert "u_g" in {v.name for v in many.pymc_model.deterministics}
+    # a slope that is also a fixed effect on the same column is centred on it too (v_g = (Intercept, b_x) + u_g)
+    slopes = gb.GLMM("y ~ x + h + (1 + x | g)", _counts(5000.0), family="poisson")
+    assert slopes.centred_blocks == ["g"] and centred_slopes(slopes.design, "g") == ["x"]
+    assert centred_slopes(gb.GLMM("y ~ h + (1 + x | g)", _counts(5000.0), family="poisson").design, "g") == []
     # without slopes the intercept is in b, and the block is centred on 0: u_g itself is sampled
     plain = gb.GLMM("y ~ 1 + (1 | g)", _counts(5000.0), family="poisson")
     assert "u_g" in {v.name for v in plain.pymc_model.free_RVs}
@@ -115,7 +119,8 @@ def test_all_forms_give_the_same_posterior(tmp_path):
                 assert (loaded.model.centred_blocks, loaded.model.at_means_blocks) == \
                     (model.centred_blocks, model.at_means_blocks) != ([], [])
                 np.testing.assert_allclose(loaded.ranef()["mean"], fit.ranef()["mean"])
-            if form == "noncentred_at_means":  # η from the reported effects = η inside the model
+            if form != "noncentred":  # η from the reported effects = η inside the model (centred: v_g is
+                # centred on the intercept and on b_x, whose column x is not centred like X's)
                 d, draw = model.design, fit.parameter_draws().isel(chain=1, draw=7)
                 u_draw = fit.random_effects()["g"].values[1, 7]
                 eta = (d.X @ [float(draw[f"b_{c}"]) for c in d.X_columns]
