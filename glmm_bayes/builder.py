@@ -52,8 +52,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from glmm_bayes.families import LIKELIHOOD_DATA
 from glmm_bayes.design import Design, GroupBlock
+from glmm_bayes.families import LIKELIHOOD_DATA
 from glmm_bayes.priors import PriorSet, vector_prior
 
 OBS = "obs"

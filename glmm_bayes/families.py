@@ -332,7 +332,8 @@ def _zero_inflated_poisson_log_logp(y, eta, zi, constant=None):
     both components' log-densities and a logsumexp per row)."""
     pt = _pt()
     keep = pt.log1p(-zi)
-    return pt.switch(pt.eq(y, 0), pt.logaddexp(pt.log(zi), keep - pt.exp(eta)), keep + _poisson_log_logp(y, eta, constant))
+    zero = pt.logaddexp(pt.log(zi), keep - pt.exp(eta))
+    return pt.switch(pt.eq(y, 0), zero, keep + _poisson_log_logp(y, eta, constant))
 
 
 def _zero_inflated_negativebinomial_log_logp(y, eta, alpha, zi, constant=None, values=None, value_index=None):
@@ -388,7 +389,8 @@ def _log_y_data(y: np.ndarray, trials=None) -> dict[str, np.ndarray]:
 
 def _binomial_data(y: np.ndarray, trials: np.ndarray) -> dict[str, np.ndarray]:
     """log C(n, y) per row, NumPy (``_binomial_logit_logp``'s constant)."""
-    return {"y_const": special.gammaln(trials + 1.0) - special.gammaln(y + 1.0) - special.gammaln(trials - y + 1.0)}
+    gammaln = special.gammaln
+    return {"y_const": gammaln(trials + 1.0) - gammaln(y + 1.0) - gammaln(trials - y + 1.0)}
 
 
 def _poisson_data(y: np.ndarray, trials=None) -> dict[str, np.ndarray]:
