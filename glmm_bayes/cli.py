@@ -112,7 +112,7 @@ def cmd_fit(args) -> int:
 def cmd_compare(args) -> int:
     from glmm_bayes.compare import compare
 
-    fits = _fit_specs(args.specs, args, at_least=2)
+    fits = _fit_specs(args.specs, args, at_least=2, same_observations=True)
     result = compare(fits)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,9 +129,11 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _fit_specs(paths: list[str], args, at_least: int = 1) -> dict:
+def _fit_specs(paths: list[str], args, at_least: int = 1, same_observations: bool = False) -> dict:
     """Fit every spec, by name (a repeated name becomes the file's stem). All specs are read and their models
-    built (every input check) before the first sampling, so a mistake in the last spec costs no sampling."""
+    built (every input check; with ``same_observations`` also that LOO can compare them) before the first
+    sampling, so a mistake in the last spec costs no sampling."""
+    from glmm_bayes.compare import check_same_outcomes
     from glmm_bayes.glmm import GLMM
     from glmm_bayes.spec import ModelSpec
 
@@ -141,6 +143,8 @@ def _fit_specs(paths: list[str], args, at_least: int = 1) -> dict:
     for path in paths:
         spec = ModelSpec.load(path)
         models[spec.name if spec.name not in models else Path(path).stem] = GLMM.from_spec(spec)
+    if same_observations:
+        check_same_outcomes({name: model.design for name, model in models.items()})
     return {name: model.fit(progressbar=not args.no_progress, **_sampler_overrides(args))
             for name, model in models.items()}
 

@@ -99,7 +99,7 @@ def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison
     if len(set(sizes.values())) > 1:
         raise GLMMInputError(f"models were fitted to different numbers of rows ({sizes}); LOO comparison "
                              f"needs the same observations in every model")
-    _check_same_outcomes(fits)
+    check_same_outcomes({name: fit.model.design for name, fit in fits.items()})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loos = {name: fit.loo() for name, fit in fits.items()}
@@ -117,20 +117,23 @@ def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison
     return Comparison(out[COMPARE_COLUMNS], _reading(out))
 
 
-def _check_same_outcomes(fits: dict) -> None:
-    """LOO values of models are comparable only on the same outcome values (same rows, same scale)."""
-    (first, ref), *rest = fits.items()
-    y_ref, n_ref = ref.model.design.response.y, ref.model.design.response.trials
-    for name, fit in rest:
-        response = fit.model.design.response
-        same = np.array_equal(np.asarray(response.y, float), np.asarray(y_ref, float)) and (
-            (response.trials is None) == (n_ref is None)
-            and (n_ref is None or np.array_equal(response.trials, n_ref)))
-        if not same:
+def check_same_outcomes(designs: dict) -> None:
+    """LOO values of models are comparable only on the same observations: same outcome values, trials and
+    censoring status per row. ``designs`` maps model names to their :class:`~glmm_bayes.design.Design`
+    (checked before any sampling by ``glmm-bayes compare``)."""
+    (first, ref), *rest = designs.items()
+    for name, design in rest:
+        differ = [] if design.n == ref.n else ["row count"]
+        for part, what in (("y", "outcome values"), ("trials", "trials"), ("status", "censoring status")):
+            a, b = getattr(design.response, part), getattr(ref.response, part)
+            if not differ and ((a is None) != (b is None) or (
+                    a is not None and not np.array_equal(np.asarray(a, float), np.asarray(b, float)))):
+                differ.append(what)
+        if differ:
             raise GLMMInputError(
-                f"models '{first}' and '{name}' were fitted to different outcome values (response "
-                f"'{ref.model.design.response.name}' vs '{response.name}', or other rows or trials); LOO compares "
-                f"predictions of the same observations, so fit every model to the same outcome and rows")
+                f"models '{first}' and '{name}' were fitted to different observations ({', '.join(differ)} differ); "
+                f"LOO compares predictions of the same observations, so fit every model to the same outcome, rows "
+                f"and censoring")
 
 
 def _reading(table: pd.DataFrame) -> str:
@@ -201,7 +204,7 @@ def reloo(fit, k_threshold: float = PARETO_K_MAX, draws: int | None = None, seed
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loo = az.loo(fit.ensure_log_likelihood(), pointwise=True)
+        loo = az.loo(fit.loo_data(), pointwise=True)  # observation-level effects integrated out, as fit.loo()
         wrapper = sampling_wrapper(fit, draws=draws, seed=seed)
         start = time.perf_counter()
         result = az.reloo(wrapper, loo_orig=loo, k_threshold=k_threshold, pointwise=True)

@@ -677,7 +677,8 @@ class Family:
         if not self.censorable:
             raise GLMMInputError(f"family '{self.name}' is not a survival family; survival curves need "
                                  f"one of: {', '.join(n for n, f in FAMILIES.items() if f.censorable)}")
-        return np.exp(self.logsf(t, LINKS[link].inverse(eta), aux))
+        with np.errstate(divide="ignore"):  # t = 0: log t = -inf gives S = 1, as it should
+            return np.exp(self.logsf(t, LINKS[link].inverse(eta), aux))
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,24 @@ class GLMM:
         idata.attrs["glmm_environment"] = json.dumps(environment())
         return Fit(self, idata, backend=f"vi ({vi_method})", seconds=timer.seconds, warn=warn)
 
+    def _checked_rows(self, rows) -> "np.ndarray":
+        """``rows`` as row positions: a boolean mask of the design's length or positions 0..n-1, at least one."""
+        import numpy as np
+
+        rows = np.asarray(rows)
+        n = self.design.n
+        if rows.dtype == bool:
+            if rows.shape != (n,):
+                raise GLMMInputError(f"a boolean rows mask must have one entry per row ({n}), got shape {rows.shape}")
+            rows = np.flatnonzero(rows)
+        if rows.ndim != 1 or rows.size == 0 or not np.issubdtype(rows.dtype, np.integer):
+            raise GLMMInputError(f"rows must be a non-empty list of row positions (0 to {n - 1}) or a boolean mask, "
+                                 f"got {rows.size} value(s) of type {rows.dtype}")
+        bad = rows[(rows < 0) | (rows >= n)]
+        if bad.size:
+            raise GLMMInputError(f"row position {bad[0]} is outside the data (0 to {n - 1})")
+        return rows
+
     def compiled_with_data(self, rows=None, y=None):
         """The compiled nutpie model (compiled on first use) with the data of ``rows`` and outcome ``y``
         swapped in (see :meth:`sampling_arrays`). Containers the compiled functions do not read are left
@@ -226,7 +244,7 @@ class GLMM:
         import nutpie
 
         inference.check_settings(draws, tune, chains, seed, "nutpie", target_accept)
-        compiled = self.compiled_with_data(rows)
+        compiled = self.compiled_with_data(self._checked_rows(rows))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with inference.explain_no_start(self.sampling_model):

@@ -63,8 +63,8 @@ def _model_context(name: str, fit) -> dict:
     }
 
 
-def render(fits: dict, comparison=None, title: str = "glmm_bayes report") -> str:
-    """The report as an HTML string."""
+def render(fits: dict, comparison=None, title: str = "glmm_bayes report", comparison_note: str | None = None) -> str:
+    """The report as an HTML string (``comparison_note``: why there is no comparison)."""
     import jinja2
 
     from glmm_bayes import __version__
@@ -81,14 +81,16 @@ def render(fits: dict, comparison=None, title: str = "glmm_bayes report") -> str
     for m in models:
         for key in ("priors_html", "summary_html"):
             m[key] = jinja2.utils.markupsafe.Markup(m[key])
-    return template.render(title=title, models=models, comparison=comp, version=__version__,
+    return template.render(title=title, models=models, comparison=comp, comparison_note=comparison_note,
+                           version=__version__,
                            created=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
 
 
 def report(fits, path: str | Path, comparison=None, title: str = "glmm_bayes report") -> Path:
     """Write a self-contained HTML report of ``fits`` (a Fit or a dict name -> Fit) to ``path``.
 
-    With two or more fits and no ``comparison`` given, the LOO comparison is computed.
+    With two or more fits and no ``comparison`` given, the LOO comparison is computed; when the models cannot
+    be compared (different observations) the report says why instead.
     """
     from glmm_bayes.compare import compare
     from glmm_bayes.fit import Fit
@@ -97,9 +99,13 @@ def report(fits, path: str | Path, comparison=None, title: str = "glmm_bayes rep
         fits = {fits.model.spec.name: fits}
     if not isinstance(fits, dict) or not fits:
         raise GLMMInputError("report needs a Fit or a dict of name -> Fit")
+    note = None
     if comparison is None and len(fits) >= 2:
-        comparison = compare(fits)
+        try:
+            comparison = compare(fits)
+        except GLMMInputError as exc:  # e.g. models of different outcomes: report them, say why not compared
+            note = str(exc)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(fits, comparison, title), encoding="utf-8")
+    path.write_text(render(fits, comparison, title, note), encoding="utf-8")
     return path

@@ -119,6 +119,7 @@ def workdir() -> Path:
     (path / "data_dir.toml").write_text(good.replace("toy.csv", "."))
     make_data().to_csv(path / "tabs.csv", index=False, sep="\t")
     (path / "tabs.toml").write_text(good.replace("toy.csv", "tabs.csv"))
+    (path / "other_outcome.toml").write_text(good.replace('name = "m"', 'name = "m2"').replace("y ~ x", "Age ~ x"))
     return path
 
 
@@ -452,6 +453,8 @@ CASES: list[Case] = [
          cli("fit", "{dir}/good.toml", "--seed", "-1", "--no-progress"), "seed"),
     Case("cli-compare-one-spec", "CLI arguments", "`glmm-bayes compare good.toml` (one spec)",
          cli("compare", "{dir}/good.toml", "--no-progress"), "needs at least 2 spec files"),
+    Case("cli-compare-other-outcomes", "CLI arguments", "`glmm-bayes compare` of models of different outcomes",
+         cli("compare", "{dir}/good.toml", "{dir}/other_outcome.toml", "--no-progress"), "different observations"),
     # ------------------------------------------------------------ prediction data
     Case("predict-missing-column", "prediction data", "`fit.predict(newdata)` without column `x`",
          predict(lambda: new_rows(x=None)), "'x'"),
@@ -480,6 +483,12 @@ CASES: list[Case] = [
          lambda: gb.GLMM(SMALL_FORMULA, make_data()).fit(method="advi"), "'nuts' or 'vi'"),
     Case("sampler-bad-vi-method", "sampler options", "`fit(method='vi', vi_method='svgd')`",
          lambda: gb.GLMM(SMALL_FORMULA, make_data()).fit(method="vi", vi_method="svgd"), "advi, fullrank_advi"),
+    Case("refit-no-rows", "sampler options", "`model.refit([])`",
+         lambda: gb.GLMM(SMALL_FORMULA, make_data()).refit([]), "non-empty list of row positions"),
+    Case("refit-row-outside", "sampler options", "`model.refit([0, 5, 500])` on 40 rows",
+         lambda: gb.GLMM(SMALL_FORMULA, make_data()).refit([0, 5, 500]), "row position 500 is outside"),
+    Case("refit-negative-row", "sampler options", "`model.refit([-1, 0, 1])`",
+         lambda: gb.GLMM(SMALL_FORMULA, make_data()).refit([-1, 0, 1]), "row position -1 is outside"),
     Case("sampler-backend", "sampler options", "`fit(backend='stan')`", fit_with(backend="stan"), "'stan'"),
     Case("sampler-draws-zero", "sampler options", "`fit(draws=0)`", fit_with(draws=0), ">= 1"),
     Case("sampler-chains-zero", "sampler options", "`fit(chains=0)`", fit_with(chains=0), "chains"),

@@ -47,7 +47,7 @@ def test_true_family_wins_the_comparison():
     assert "predict identically" in same.reading and "inf" not in same.reading
 
 
-def test_compare_refuses_models_of_different_outcomes():
+def test_compare_refuses_models_of_different_outcomes(tmp_path):
     """Same number of rows but another outcome (or the same outcome on other rows): LOO values are not
     comparable, and compare says so instead of ranking them."""
     df = overdispersed(groups=6, per=8)
@@ -55,8 +55,47 @@ def test_compare_refuses_models_of_different_outcomes():
     kw = dict(draws=50, tune=100, seed=1, **SAMPLE)
     a = gb.GLMM("y ~ x + (1 | g)", df, family="poisson").fit(**kw)
     b = gb.GLMM("y2 ~ x + (1 | g)", df, family="poisson").fit(**kw)
-    with pytest.raises(GLMMInputError, match="different outcome values"):
+    with pytest.raises(GLMMInputError, match=r"different observations \(outcome values differ\)"):
         gb.compare({"a": a, "b": b})
+    # a report of such models still describes each model and says why they are not compared
+    from html.parser import HTMLParser
+
+    path = gb.report({"a": a, "b": b}, tmp_path / "r.html")
+    text = []
+    parser = HTMLParser()
+    parser.handle_data = text.append
+    parser.feed(path.read_text())
+    body = " ".join(text)
+    assert "Not compared: models 'a' and 'b' were fitted to different observations" in body
+    assert "Model: a" in body and "Model: b" in body
+
+
+def test_compare_refuses_other_censoring():
+    """Same times, other censoring status: log S(t) against log f(t) for the same rows is no comparison."""
+    from glmm_bayes.compare import check_same_outcomes
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"t": rng.weibull(1.5, 40) + 0.1, "s": rng.integers(0, 2, 40), "x": rng.normal(size=40)})
+    censored = gb.GLMM("censored(t, s) ~ x", df, family="weibull").design
+    events = gb.GLMM("censored(t, s) ~ x", df.assign(s=1), family="weibull").design
+    with pytest.raises(GLMMInputError, match=r"censoring status differ"):
+        check_same_outcomes({"censored": censored, "events": events})
+    check_same_outcomes({"a": censored, "b": censored})
+
+
+def test_reloo_scores_the_integrated_loglik_of_observation_level_effects():
+    """With an observation-level effect, loo() integrates it out; reloo must flag and score rows on that
+    same log-likelihood (it used the conditional one: 22 refits where loo() flags 1, and another elpd)."""
+    df = overdispersed(groups=6, per=8)
+    fit = gb.GLMM("y ~ x + (1 | g) + (1 | row)", df, family="poisson").fit(draws=200, tune=300, seed=1, **SAMPLE)
+    base = fit.loo()
+    flagged = int(np.sum(np.asarray(base.pareto_k) > 0.7))
+    result = fit.loo(reloo=True)
+    assert result.n_refits == flagged
+    if flagged == 0:
+        assert float(result.elpd) == pytest.approx(float(base.elpd))
+    else:
+        assert abs(float(result.elpd) - float(base.elpd)) < 2 * float(base.se)
 
 
 def test_integrated_loglik_of_olre_matches_monte_carlo():
