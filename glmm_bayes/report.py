@@ -56,7 +56,7 @@ def _model_context(name: str, fit) -> dict:
         "priors_html": fit.model.priors.to_html(index=False, classes="priors", border=0),
         "diagnostics": fit.diagnostics.table().to_dict("records"),
         "messages": fit.diagnostics.messages,
-        "summary_html": fit.summary().round(3).to_html(classes="summary", border=0),
+        "summary_html": fit.summary().round(3).to_html(classes="summary", border=0, na_rep="–"),
         "figures": _figures(fit),
         "environment": ", ".join(f"{k} {v}" for k, v in fit.environment.items() if k != "platform"),
         "seed": fit.idata.attrs.get("glmm_seed", "?"),
