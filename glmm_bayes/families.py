@@ -336,11 +336,17 @@ def _zero_inflated_poisson_log_logp(y, eta, zi, constant=None):
     return pt.switch(pt.eq(y, 0), zero, keep + _poisson_log_logp(y, eta, constant))
 
 
+def _negativebinomial_log_p0(eta, alpha):
+    """log P(y = 0) of the negative binomial with μ = exp(η): −α·log(1 + μ/α) (the same softplus as its
+    log-density, which PyTensor computes once)."""
+    return -alpha * _pt().softplus(eta - _pt().log(alpha))
+
+
 def _zero_inflated_negativebinomial_log_logp(y, eta, alpha, zi, constant=None, values=None, value_index=None):
-    """As :func:`_zero_inflated_poisson_log_logp` around the negative binomial, log P(0) = −α·log(1 + μ/α)."""
+    """As :func:`_zero_inflated_poisson_log_logp` around the negative binomial."""
     pt = _pt()
     keep = pt.log1p(-zi)
-    log_p0 = -alpha * pt.softplus(eta - pt.log(alpha))
+    log_p0 = _negativebinomial_log_p0(eta, alpha)
     count = _negativebinomial_log_logp(y, eta, alpha, constant, values, value_index)
     return pt.switch(pt.eq(y, 0), pt.logaddexp(pt.log(zi), keep + log_p0), keep + count)
 
@@ -354,9 +360,9 @@ def _hurdle_poisson_log_logp(y, eta, hu, constant=None):
 
 
 def _hurdle_negativebinomial_log_logp(y, eta, alpha, hu, constant=None, values=None, value_index=None):
-    """As :func:`_hurdle_poisson_log_logp` around the negative binomial, log P(0) = −α·log(1 + μ/α)."""
+    """As :func:`_hurdle_poisson_log_logp` around the negative binomial."""
     pt = _pt()
-    log_p0 = -alpha * pt.softplus(eta - pt.log(alpha))
+    log_p0 = _negativebinomial_log_p0(eta, alpha)
     count = _negativebinomial_log_logp(y, eta, alpha, constant, values, value_index)
     return pt.switch(pt.eq(y, 0), pt.log(hu), pt.log1p(-hu) + count - pt.log1mexp(log_p0))
 
