@@ -676,22 +676,32 @@ def _warn_unidentified(X: np.ndarray, columns: list[str], tol: float = 1e-7) -> 
     priors can. lme4 drops such columns; here the user decides.
 
     Column j is flagged when, scaled to norm 1, its part outside the span of columns 0..j-1 (|R_jj| of a QR
-    decomposition) is below ``tol``. Skipped for very large designs (n·k² > 1e10).
+    decomposition) is below ``tol``. A dependence among the columns holds in every subset of rows, so a
+    subset without one clears the whole design (QR of 20,000 rows instead of all); only a flagged subset is
+    checked again on every row. Skipped for very large designs (n·k² > 1e10).
     """
     n, k = X.shape
     if k < 2 or n * k * k > 1e10:
         return
-    norms = np.linalg.norm(X, axis=0)
-    r = np.zeros(k)  # with more columns than rows, the columns past the n-th are dependent
-    diag = np.abs(np.diag(np.linalg.qr(X / np.where(norms == 0, 1.0, norms), mode="r")))
-    r[:len(diag)] = diag
-    flagged = [c for j, c in enumerate(columns) if norms[j] == 0 or (j > 0 and r[j] < tol)]
+    if n > 20_000 and not _dependent_columns(X[np.random.default_rng(0).choice(n, 20_000, replace=False)], tol):
+        return
+    flagged = [columns[j] for j in _dependent_columns(X, tol)]
     if flagged:
         warnings.warn(
             f"the fixed-effect column(s) {', '.join(repr(c) for c in flagged)} are linear combinations of the "
             f"columns before them in the formula (a constant next to the intercept, a copy or multiple of another "
             f"predictor, all zeros): the data cannot tell their coefficients apart, so only the priors do. Drop "
             f"them from the formula (lme4 drops them automatically).", UserWarning, stacklevel=3)
+
+
+def _dependent_columns(X: np.ndarray, tol: float) -> list[int]:
+    """Positions of the columns of ``X`` that are (numerically) linear combinations of the columns before them."""
+    k = X.shape[1]
+    norms = np.linalg.norm(X, axis=0)
+    r = np.zeros(k)  # with more columns than rows, the columns past the n-th are dependent
+    diag = np.abs(np.diag(np.linalg.qr(X / np.where(norms == 0, 1.0, norms), mode="r")))
+    r[:len(diag)] = diag
+    return [j for j in range(k) if norms[j] == 0 or (j > 0 and r[j] < tol)]
 
 
 def _check_response_values(response: Response, family: Family) -> None:

@@ -161,3 +161,21 @@ def test_identified_fixed_effects_do_not_warn(df):
 def test_categorical_on_a_continuous_column_warns(df):
     with pytest.warns(UserWarning, match="non-whole numbers into 60 categories"):
         make_design("y ~ x", df, categorical=["x"])
+
+
+def test_rank_check_on_many_rows_uses_a_subset_safely():
+    """Above 20,000 rows a subset is checked first: a real dependence is still found, and a category too
+    rare to appear in the subset (a zero column there) is cleared by the check on every row."""
+    import warnings
+
+    rng = np.random.default_rng(2)
+    n = 30_000
+    subset = np.random.default_rng(0).choice(n, 20_000, replace=False)  # the rows the check samples first
+    rare_row = np.setdiff1d(np.arange(n), subset)[0]
+    d = pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n),
+                      "f": np.where(np.arange(n) == rare_row, "rare", rng.choice(["a", "b"], n))})
+    with pytest.warns(UserWarning, match="'x2'"):
+        make_design("y ~ x + x2", d.assign(x2=3 * d["x"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_design("y ~ x + f", d)
