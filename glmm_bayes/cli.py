@@ -62,12 +62,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="report.html", help="HTML file to write")
     _add_sampler_flags(p)
     p = sub.add_parser("demo", allow_abbrev=False, help="fit the built-in hospital remission model and compare with the truth")
-    p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
-    p.add_argument("--chains", type=int, default=4)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--backend", choices=["nutpie", "numpyro", "pymc"], default=None)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--draws", type=int, default=1000, help="posterior draws per chain (default 1000)")
+    p.add_argument("--tune", type=int, default=1000, help="warm-up iterations per chain (default 1000)")
+    p.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the data and the sampler (default 1)")
+    p.add_argument("--backend", choices=["nutpie", "numpyro", "pymc"], default=None,
+                   help="NUTS implementation (default nutpie)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
