@@ -187,10 +187,11 @@ def fit_vi(model, *, draws: int = 1000, steps: int = 30_000, seed: int | None = 
 
 
 def compile_nutpie(model):
-    """Compile ``model`` for nutpie once (numba backend); the result can be sampled many times."""
-    import nutpie
+    """Compile ``model`` for nutpie once (numba backend); the result can be sampled many times. The
+    compiled machine code is cached on disk, so a later process loads it (:mod:`glmm_bayes.compiled`)."""
+    from glmm_bayes.compiled import compile_model
 
-    return nutpie.compile_pymc_model(model, backend="numba")
+    return compile_model(model)
 
 
 def _sample_nutpie(model, draws, tune, chains, seed, target_accept, progressbar, compiled, adaptation="diag"):
