@@ -8,7 +8,8 @@ whole machine code too: 15–18 s of every fit of the hospital model (8,525 rows
 hundredth fit as on the first.
 
 :func:`compile_model` builds the same :class:`nutpie.compile_pymc.CompiledPyMCModel` with wrappers that
-have no dynamic globals (the data layout is read from the record at run time), registered under a key
+have no dynamic globals (the data layout is read from the record at run time) and copy the gradient in a plain
+loop (``out[...] = grad`` costs 2 s of numba compiling its error messages), registered under a key
 made of PyTensor's own cache keys of the two functions and the data layout, so numba stores them in
 PyTensor's numba cache directory and a later process loads the machine code instead of compiling it.
 ``with_data`` (k-fold, SBC) works unchanged: it rewrites the record, which the wrappers read per call.
@@ -28,7 +29,7 @@ import warnings
 
 import numpy as np
 
-WRAPPER_VERSION = "glmm_bayes-nutpie-cfunc-2"  # change whenever the templates below change
+WRAPPER_VERSION = "glmm_bayes-nutpie-cfunc-3"  # change whenever the templates below change
 
 _LOGP_TEMPLATE = """
 def logp_cfunc(dim, x_, out_, logp_, user_data_):
@@ -42,8 +43,11 @@ def logp_cfunc(dim, x_, out_, logp_, user_data_):
 {arrays}
         logp_val, grad = inner(x{args})
         logp[()] = logp_val
-        out[...] = grad
-        if not np.all(np.isfinite(out)):
+        finite = True
+        for i in range(N_DIM):
+            out[i] = grad[i]
+            finite = finite and np.isfinite(grad[i])
+        if not finite:
             return 3
         if not np.isfinite(logp_val):
             return 4
@@ -64,7 +68,8 @@ def expand_cfunc(dim, expanded, x_, out_, user_data_):
         meta = numba.carray(user_data_, (META_LEN,), np.uint64)
 {arrays}
         (values,) = inner(x{args})
-        out[...] = values
+        for i in range(N_EXPANDED):
+            out[i] = values[i]
     except Exception:
         return -2
     return 0
