@@ -83,6 +83,9 @@ def test_with_data_swaps_the_data(glmm, ours, theirs):
 
 
 def test_second_compilation_loads_the_machine_code_from_disk(glmm, ours):
+    # PyMC/PyTensor build a slightly different graph (91 against 93 nodes here) the first time in a process,
+    # so the first two compilations in a process can have different keys: the third always finds its entry
+    compile_model(glmm.sampling_model)
     again = compile_model(glmm.sampling_model)
     assert again.compiled_logp_func.cache_hits == 1
     assert again.compiled_expand_func.cache_hits == 1
