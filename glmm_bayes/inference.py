@@ -28,6 +28,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -98,6 +99,7 @@ def sample(model, *, draws: int = 1000, tune: int = 1000, chains: int = 4, seed:
         kwargs = {}
         if backend == "numpyro":
             kwargs["nuts_sampler_kwargs"] = {"chain_method": "sequential"}
+            enable_jax_cache()
         else:
             kwargs["cores"] = min(chains, os.cpu_count() or 1)
         with model:
@@ -184,6 +186,17 @@ def fit_vi(model, *, draws: int = 1000, steps: int = 30_000, seed: int | None = 
     idata.attrs.update({"glmm_method": "vi", "vi_method": method, "vi_steps": steps,
                         "vi_pareto_k": float(khat), "vi_final_loss": float(approx.hist[-1])})
     return _finish(model if loglik_model is None else loglik_model, idata, log_likelihood)
+
+
+def enable_jax_cache() -> None:
+    """Turn on JAX's persistent compilation cache (``<PyTensor's compile dir>/jax``) unless the user has set
+    one (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``): a later process re-uses the jitted sampler instead of
+    compiling it again, as numba's cache does for nutpie."""
+    import jax
+    import pytensor
+
+    if jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", str(Path(pytensor.config.base_compiledir) / "jax"))
 
 
 def compile_nutpie(model):

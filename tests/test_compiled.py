@@ -1,6 +1,7 @@
 """The disk-cached nutpie compilation (glmm_bayes.compiled) against nutpie's own."""
 
 import ctypes
+from pathlib import Path
 
 import numpy as np
 import nutpie
@@ -103,3 +104,14 @@ def test_other_model_gets_its_own_entry():
 def test_falls_back_to_nutpies_own_compilation(theirs):
     assert theirs.compiled_logp_func.__wrapped__.__qualname__.startswith("_make_c_logp_func")
     assert theirs.compiled_logp_func.cache_hits == 0
+
+
+def test_numpyro_fits_use_the_jax_persistent_cache():
+    import jax
+
+    df = pd.DataFrame({"y": [0.1, 1.3, 2.2, 2.9, 4.4, 5.1, 3.3, 0.7], "g": list("aabbccdd")})
+    gb.GLMM("y ~ 1 + (1 | g)", df).fit(draws=50, tune=50, chains=1, seed=1, backend="numpyro", progressbar=False,
+                                      warn=False)
+    cache = jax.config.jax_compilation_cache_dir
+    assert cache is not None
+    assert any(Path(cache).iterdir())  # the jitted sampler was written there
