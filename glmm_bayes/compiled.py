@@ -83,8 +83,8 @@ class NotCacheable(Exception):
 def compile_model(model):
     """``nutpie.compile_pymc_model(model, backend="numba")``, with its C callbacks cached on disk.
 
-    Same sampler, same draws for the same seed (the wrappers compute exactly what nutpie's do); only where
-    the machine code comes from differs.
+    The same log density, gradient and draws as nutpie's own wrappers (to the last bit or two: PyTensor compiles
+    with fast-math); only where the machine code comes from differs. The same seed repeats the same draws.
     """
     import nutpie
 
@@ -163,10 +163,9 @@ def _cached_cfunc(template: str, name: str, inner, keys: list[str], layout: dict
     ``keys``, cached under a key built from ``inner``'s own PyTensor cache key and everything the template
     bakes in (constants, layout, dtypes)."""
     import numba
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
-
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor import config
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
     if not config.numba__cache:
         raise NotCacheable("PyTensor's numba cache is off (config.numba__cache)")
