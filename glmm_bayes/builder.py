@@ -163,19 +163,22 @@ CENTRED_MIN_INFORMATION = 50.0  # "auto": centre a block when its typical level 
 def level_information(design: Design, block: GroupBlock) -> np.ndarray:
     """Rough Fisher information about each level's intercept on the link scale, from the data alone.
 
-    Sum over the level's rows of the GLM working weight at the observed outcome: 1 / var(y) for
-    identity-link continuous families (var(log y) for lognormal), the count (≥ 0.5) for log-link
-    counts, n·p(1 − p) for binomial families; NaN when the family has no simple rule (then the block
-    stays non-centred). Times a group sd of 1 on the link scale (gaussian: 0.5 sd(y)) this is
+    Sum over the level's rows of the GLM working weight at the observed outcome: for identity-link continuous
+    families (and lognormal, on log y) the ratio of the block's between-level variance to the residual
+    variance within levels (:func:`gaussian_variance_ratio`); the count (≥ 0.5) for log-link counts,
+    n·p(1 − p) for binomial families; NaN when the family has no simple rule (then the block stays
+    non-centred). For the count and binomial families, times a group sd of 1 on the link scale, this is
     the data-to-prior ratio that decides between the parameterisations (Papaspiliopoulos, Roberts &
     Sköld 2007): non-centred when levels are weakly informed, centred when strongly.
+
+    >>> # level_information(design, design.blocks[0])  # one value per level, e.g. ~16 per subject in sleepstudy
     """
     family, response = design.family, design.response
     y = response.y.astype(float)
     if family.name in ("gaussian", "student_t") and design.link == "identity":
-        weight = np.full(design.n, 0.25)  # n_j / var(y) times a group sd of 0.5 sd(y)
+        weight = np.full(design.n, gaussian_variance_ratio(design, block, y))
     elif family.name == "lognormal" and response.status is None:
-        weight = np.full(design.n, 0.25)
+        weight = np.full(design.n, gaussian_variance_ratio(design, block, np.log(y)))
     elif family.name in ("poisson", "negativebinomial") and design.link == "log":
         weight = np.maximum(y, 0.5)
         if family.name == "negativebinomial":  # overdispersion caps the information of large counts
@@ -187,6 +190,31 @@ def level_information(design: Design, block: GroupBlock) -> np.ndarray:
     else:
         return np.full(len(block.levels), np.nan)
     return np.bincount(block.codes, weights=weight, minlength=len(block.levels))
+
+
+def gaussian_variance_ratio(design: Design, block: GroupBlock, y: np.ndarray) -> float:
+    """τ²/σ² for a continuous outcome: between-level variance of ``block`` over the residual variance within
+    levels, by one-way ANOVA (method of moments) on the residuals of a least-squares fit of ``y`` on the
+    fixed effects. So a level of n rows carries about n·τ²/σ² times its prior's information.
+
+    Falls back to 0.25 (a group sd of half the residual sd) when the levels hold one row each or the
+    residuals do not vary within levels. E.g. sleepstudy ``(1 + Days | Subject)``: about 1.6 (10 days a
+    subject: n·τ²/σ² ≈ 16).
+    """
+    codes, n_levels = block.codes, len(block.levels)
+    if design.X.shape[1]:
+        resid = y - design.X @ np.linalg.lstsq(design.X, y, rcond=None)[0]
+    else:
+        resid = y - y.mean()
+    counts = np.bincount(codes, minlength=n_levels).astype(float)
+    level_means = np.bincount(codes, weights=resid, minlength=n_levels) / np.maximum(counts, 1)
+    within_df = design.n - np.count_nonzero(counts)
+    within = float(np.sum((resid - level_means[codes]) ** 2)) / within_df if within_df > 0 else 0.0
+    if within <= 0 or not np.isfinite(within):
+        return 0.25
+    seen = counts > 0
+    between = float(np.var(level_means[seen], ddof=1)) - float(np.mean(within / counts[seen])) if seen.sum() > 1 else 0.0
+    return max(between, 0.0) / within
 
 
 def centred_blocks(design: Design, parameterization: str | dict = "auto") -> list[str]:
@@ -208,7 +236,7 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
                              f"the formula's are: {', '.join(b.label for b in design.blocks) or 'none'}")
     out = []
     for block in design.blocks:
-        mode = _block_mode(parameterization, block)
+        mode = block_mode(parameterization, block)
         if mode == "auto":
             info = level_information(design, block)
             centred = bool(np.all(np.isfinite(info))) and float(np.median(info)) >= CENTRED_MIN_INFORMATION
@@ -219,19 +247,46 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     return out
 
 
-def at_means_blocks(design: Design, parameterization: str | dict = "auto") -> list[str]:
-    """Keys of the non-centred blocks whose effects are drawn at the slope columns' means
-    (``parameterization="noncentred_at_means"``, for all blocks or by grouping factor; see
-    :func:`effects_from_z`). Never chosen by ``"auto"``: it helps or hurts depending on the data. Only
-    blocks with an intercept and slopes whose means are not all 0 qualify; others stay plain non-centred.
+AT_MEANS_MIN_OFFSET = 0.1  # "auto": draw effects at the slope means when one is this many sds from 0
+
+
+def at_means_blocks(design: Design, parameterization: str | dict = "auto", centred: list[str] = ()) -> list[str]:
+    """Keys of the non-centred blocks whose effects are drawn at the slope columns' means (see
+    :func:`effects_from_z`): ``"noncentred_at_means"`` for all blocks or by grouping factor, and under
+    ``"auto"`` every block not in ``centred`` whose largest slope mean is at least ``AT_MEANS_MIN_OFFSET``
+    of that column's sd from 0. Only blocks with an intercept and slopes whose means are not all 0
+    qualify; others stay plain non-centred.
+
+    Why "auto" draws them at the means: ``benchmarks/parameterization.py`` fitted 11 data sets (real and
+    simulated; gaussian, bernoulli, poisson; 18 to 407 levels) both ways. On the 8 where "auto" leaves the
+    block non-centred (level information below ``CENTRED_MIN_INFORMATION``) the minimum bulk ESS per
+    leapfrog step at the means was 0.80 to 5.5 times the plain form's (median 1.3 over 12 fits; model (a)
+    of benchmarks/: 1.53; sleepstudy: 1.07-1.28 over 3 seeds; 30 doctors of (a): 0.80-1.29; levels just
+    below the centring threshold: 0.90). The large losses (0.36-0.70) were on strongly informed levels,
+    which "auto" samples centred.
 
     >>> # at_means_blocks(design, {"DID": "noncentred_at_means"})  # -> ["DID"]
     """
-    return [b.key for b in design.blocks
-            if _block_mode(parameterization, b) == "noncentred_at_means" and b.slope_means is not None]
+    out = []
+    for block in design.blocks:
+        mode = block_mode(parameterization, block)
+        if block.slope_means is None or block.key in centred:
+            continue
+        if mode == "noncentred_at_means" or (mode == "auto" and _slope_offset(block) >= AT_MEANS_MIN_OFFSET):
+            out.append(block.key)
+    return out
 
 
-def _block_mode(parameterization: str | dict, block: GroupBlock) -> str:
+def _slope_offset(block: GroupBlock) -> float:
+    """The largest |mean| / sd of the block's slope columns (how far the means are from x = 0)."""
+    Z = np.asarray(block.Z, dtype=float)
+    slopes = [i for i, c in enumerate(block.columns) if c != "Intercept"]
+    spread = Z[:, slopes].std(axis=0)
+    means = np.abs(np.asarray(block.slope_means)[slopes])
+    return float(np.max(np.where(spread > 0, means / np.where(spread > 0, spread, 1.0), np.inf)))
+
+
+def block_mode(parameterization: str | dict, block: GroupBlock) -> str:
     """The mode ``parameterization`` asks for ``block``: the string itself, or its grouping factor's entry
     of a dict ("auto" when it has none)."""
     if isinstance(parameterization, dict):
@@ -539,11 +594,12 @@ def effects_from_z(z, root, block: GroupBlock, xp=None):
     ``u* = A u`` with ``A = I + e₀ m̄ᵀ`` (e₀ the Intercept, m̄ the slope means), whose covariance
     ``A Σ Aᵀ`` has Cholesky factor ``L*``: ``u* = z L*ᵀ`` and ``u = A⁻¹ u*`` (``A⁻¹ = I − e₀ m̄ᵀ``).
     Since ``A⁻¹ L*`` is a root of Σ, ``u ~ N(0, Σ)`` given Σ exactly as before: the same model and posterior,
-    sampled in other coordinates. Whether they are better depends on the data (opt-in, see
+    sampled in other coordinates, which "auto" chooses for weakly and moderately informed levels (see
     :func:`at_means_blocks`): on model (a) of benchmarks/ the bulk ESS of the sds per 4 × 1000 draws rose
-    from 370-463 to 741-1001 (4 seeds); on sleepstudy ``(1 + Days | Subject)`` the intercept's fell from
-    above 1370 to 312-366 (3 seeds). Works on PyTensor tensors (the model) and, with ``xp=np``, on NumPy
-    draws (:meth:`glmm_bayes.fit.Fit.random_effects`).
+    from 370-463 to 741-1001 (4 seeds). On sleepstudy ``(1 + Days | Subject)`` the minimum ESS per draw
+    fell (859 → 581, one seed; the intercept's 1370 → 312-366 in an earlier 3-seed run) while the
+    leapfrog steps per draw halved (26.7 → 14.1): per gradient, 1.28 times the ESS. Works on PyTensor
+    tensors (the model) and, with ``xp=np``, on NumPy draws (:meth:`glmm_bayes.fit.Fit.random_effects`).
 
     >>> # u = effects_from_z(z, chol, block)          # in the PyMC graph
     >>> # u = effects_from_z(z, chol, block, xp=np)   # on posterior draws (chain, draw, ...)

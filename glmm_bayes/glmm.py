@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from glmm_bayes import inference
-from glmm_bayes.builder import at_means_blocks, build_model, centred_blocks, data_arrays, intercept_block
+from glmm_bayes.builder import (at_means_blocks, block_mode, build_model, centred_blocks, data_arrays,
+                                intercept_block)
 from glmm_bayes.design import Design, aggregate_design, make_design
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.fit import Fit, environment
@@ -58,6 +59,8 @@ class GLMM:
     parameterization : ``"auto"`` (default), ``"centred"``, ``"noncentred"``, ``"noncentred_at_means"``
         or a dict by grouping factor: how group-level effects are sampled (see
         :func:`~glmm_bayes.builder.centred_blocks` and :func:`~glmm_bayes.builder.at_means_blocks`).
+        ``"auto"`` samples a block centred when its levels are well informed, else non-centred, with the
+        effects of a block with slopes drawn at the slope columns' means. Every form is the same model.
     """
 
     def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None,
@@ -77,7 +80,7 @@ class GLMM:
         # identical Bernoulli/binomial rows are sampled as binomial counts (same posterior, fewer terms)
         self.sampling_design: Design = (aggregate_design(self.design) if aggregate else None) or self.design
         self.centred_blocks: list[str] = centred_blocks(self.design, parameterization)
-        self.at_means_blocks: list[str] = at_means_blocks(self.design, parameterization)
+        self.at_means_blocks: list[str] = at_means_blocks(self.design, parameterization, self.centred_blocks)
         self._pymc_model = None
         self._sampling_model = None
         self._compiled = None
@@ -94,10 +97,22 @@ class GLMM:
     def from_attrs(cls, attrs: dict, data: pd.DataFrame) -> "GLMM":
         spec = ModelSpec.from_toml_string(str(attrs["glmm_spec"]))
         spec.na_action = "error"  # the stored data is already the cleaned data
-        return cls.from_spec(spec, data)
+        model = cls.from_spec(spec, data)
+        # the forms the draws were sampled in: stored since "auto" may choose differently in other versions;
+        # files without them predate "auto" choosing noncentred_at_means, so only an explicit request counts
+        forms = json.loads(str(attrs["glmm_forms"])) if "glmm_forms" in attrs else None
+        if forms is not None:
+            model.centred_blocks, model.at_means_blocks = list(forms["centred"]), list(forms["at_means"])
+        elif model.at_means_blocks:
+            asked = {b.label: block_mode(spec.parameterization, b) for b in model.design.blocks}
+            legacy = {label: ("noncentred" if mode == "auto" else mode) for label, mode in asked.items()}
+            model.at_means_blocks = at_means_blocks(model.design, legacy, model.centred_blocks)
+        return model
 
     def spec_attrs(self) -> dict[str, str]:
-        return {"glmm_spec": self.spec.to_toml()}
+        """The spec (TOML) and the parameterisation of each block, for :meth:`Fit.save`."""
+        forms = {"centred": self.centred_blocks, "at_means": self.at_means_blocks}
+        return {"glmm_spec": self.spec.to_toml(), "glmm_forms": json.dumps(forms)}
 
     # ---------------------------------------------------------- stages
     @property

@@ -4,8 +4,9 @@
 (counts in the thousands per group), where the non-centred form mixes badly — see
 tests/test_robustness.py::test_counts_in_the_millions, which fails with the non-centred form —
 and keeps the non-centred form otherwise. Here: the decision rule, the variables each form
-creates, the spec/save/load round trip, the opt-in ``noncentred_at_means`` form (an exact root of Σ), and
-equal posteriors from the three forms on one data set.
+creates, the spec/save/load round trip, the ``noncentred_at_means`` form (an exact root of Σ; "auto" draws
+the non-centred effects of a block with slopes at the slope means), and equal posteriors from the three forms
+on one data set.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from scipy import stats
 
 import glmm_bayes as gb
-from glmm_bayes.builder import centred_blocks, centred_slopes, level_information
+from glmm_bayes.builder import centred_blocks, centred_slopes, gaussian_variance_ratio, level_information
 
 
 def _counts(mean: float, groups: int = 12, rows: int = 8, seed: int = 0) -> pd.DataFrame:
@@ -89,8 +90,9 @@ def test_effects_at_the_slope_means_have_covariance_sigma_exactly():
     z, root = pt.matrix("z"), pt.matrix("root")
     graph = effects_from_z(z, root, block).eval({z: np.eye(3), root: roots[0]})
     np.testing.assert_allclose(graph, maps[0], rtol=1e-12)
-    # only on request, and only for blocks with slopes
-    assert gb.GLMM("y ~ x + (1 + x | g)", df).at_means_blocks == []
+    # "auto" (these levels are weakly informed: y is noise) or on request, and only for blocks with slopes
+    assert gb.GLMM("y ~ x + (1 + x | g)", df).at_means_blocks == ["g"]
+    assert gb.GLMM("y ~ x + (1 + x | g)", df, parameterization="noncentred").at_means_blocks == []
     chosen = gb.GLMM("y ~ x + (1 + x | g)", df, parameterization="noncentred_at_means")
     assert chosen.at_means_blocks == ["g"] and chosen.centred_blocks == []
     assert gb.GLMM("y ~ x + (1 | g)", df, parameterization={"g": "noncentred_at_means"}).at_means_blocks == []
@@ -134,3 +136,46 @@ def test_all_forms_give_the_same_posterior(tmp_path):
         assert ((a["mean"] - b["mean"]).abs() < tolerance).all(), pd.concat([a["mean"], b["mean"]], axis=1)
         np.testing.assert_allclose(a["sd"], b["sd"], rtol=0.25)
         np.testing.assert_allclose(ranefs[form]["mean"], ranefs["noncentred"]["mean"], atol=0.1)
+
+
+def _gaussian_slopes(groups: int, rows: int, tau: float, sigma: float, seed: int = 3) -> pd.DataFrame:
+    """y ~ x + (1 + x | g), x around 3 (so the slope means are far from 0), group sds tau and tau / 3."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(groups), rows)
+    x = rng.normal(3.0, 1.0, g.size)
+    u0, u1 = rng.normal(0, tau, groups), rng.normal(0, tau / 3, groups)
+    return pd.DataFrame({"y": 1 + 0.5 * x + u0[g] + u1[g] * x + rng.normal(0, sigma, g.size), "x": x, "g": g})
+
+
+def test_auto_reads_the_gaussian_variance_ratio_and_draws_weak_blocks_at_the_means():
+    """Continuous outcomes: the level information is n·τ²/σ² from a one-way ANOVA of the fixed-effect
+    residuals, so sharply measured levels are centred and noisy ones non-centred at the slope means."""
+    sharp = gb.GLMM("y ~ x + (1 + x | g)", _gaussian_slopes(40, 20, tau=1.0, sigma=0.5))
+    noisy = gb.GLMM("y ~ x + (1 + x | g)", _gaussian_slopes(200, 6, tau=0.3, sigma=1.0))
+    # a level's mean residual is about u0 + 3 u1 (variance 1 + 9/9 = 2, sharp; 0.18, noisy); within a level the
+    # residuals vary by sigma² + var(u1) var(x) = 0.36 (sharp), 1.01 (noisy): ratios 5.6 and 0.18
+    sharp_ratio = gaussian_variance_ratio(sharp.design, sharp.design.blocks[0], sharp.design.response.y)
+    noisy_ratio = gaussian_variance_ratio(noisy.design, noisy.design.blocks[0], noisy.design.response.y)
+    assert 5.6 * 0.6 < sharp_ratio < 5.6 * 1.5, sharp_ratio  # 40 levels: the variance is known to ~25 %
+    assert 0.0 <= noisy_ratio < 0.5, noisy_ratio
+    assert (sharp.centred_blocks, sharp.at_means_blocks) == (["g"], [])
+    assert (noisy.centred_blocks, noisy.at_means_blocks) == ([], ["g"])
+    # a slope column centred at 0 gains nothing from the shift: plain non-centred
+    centred_x = _gaussian_slopes(200, 6, tau=0.3, sigma=1.0).assign(x=lambda d: d["x"] - d["x"].mean())
+    assert gb.GLMM("y ~ x + (1 + x | g)", centred_x).at_means_blocks == []
+    # one row per level: no within-level variance to compare with; the fixed ratio 0.25 stands in
+    olre = gb.GLMM("y ~ x + (1 | g)", _gaussian_slopes(60, 1, tau=1.0, sigma=0.5))
+    assert np.allclose(level_information(olre.design, olre.design.blocks[0]), 0.25)
+
+
+def test_a_saved_fit_keeps_the_forms_it_was_sampled_in():
+    """The draws of z mean different effects in the two non-centred forms, so a saved fit records its forms;
+    a file from before "auto" chose the at-means form (no record) is read as plain non-centred."""
+    df = _gaussian_slopes(200, 6, tau=0.3, sigma=1.0)
+    model = gb.GLMM("y ~ x + (1 + x | g)", df)
+    attrs = model.spec_attrs()
+    assert model.at_means_blocks == ["g"]
+    assert gb.GLMM.from_attrs(attrs, df).at_means_blocks == ["g"]
+    assert gb.GLMM.from_attrs({"glmm_spec": attrs["glmm_spec"]}, df).at_means_blocks == []
+    asked = gb.GLMM("y ~ x + (1 + x | g)", df, parameterization={"g": "noncentred_at_means"})
+    assert gb.GLMM.from_attrs({"glmm_spec": asked.spec_attrs()["glmm_spec"]}, df).at_means_blocks == ["g"]
