@@ -175,10 +175,9 @@ def level_information(design: Design, block: GroupBlock) -> np.ndarray:
     """
     family, response = design.family, design.response
     y = response.y.astype(float)
-    if family.name in ("gaussian", "student_t") and design.link == "identity":
-        weight = np.full(design.n, gaussian_variance_ratio(design, block, y))
-    elif family.name == "lognormal" and response.status is None:
-        weight = np.full(design.n, gaussian_variance_ratio(design, block, np.log(y)))
+    if continuous_outcome(design):
+        ratio = gaussian_variance_ratio(design, block, np.log(y) if family.name == "lognormal" else y)
+        weight = np.full(design.n, ratio)
     elif family.name in ("poisson", "negativebinomial") and design.link == "log":
         weight = np.maximum(y, 0.5)
         if family.name == "negativebinomial":  # overdispersion caps the information of large counts
@@ -190,6 +189,14 @@ def level_information(design: Design, block: GroupBlock) -> np.ndarray:
     else:
         return np.full(len(block.levels), np.nan)
     return np.bincount(block.codes, weights=weight, minlength=len(block.levels))
+
+
+def continuous_outcome(design: Design) -> bool:
+    """Whether the outcome is continuous on the link scale (identity-link gaussian / student_t, uncensored
+    lognormal), so that :func:`level_information` is an estimated data-to-prior ratio n·τ²/σ²."""
+    if design.family.name in ("gaussian", "student_t"):
+        return design.link == "identity"
+    return design.family.name == "lognormal" and design.response.status is None
 
 
 def gaussian_variance_ratio(design: Design, block: GroupBlock, y: np.ndarray) -> float:
@@ -223,7 +230,11 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     ``"noncentred"`` (every block ``u = z · diag(sd) Lᵀ``), ``"centred"`` (every block), ``"auto"``:
     a block is centred when its median level information (:func:`level_information`) is at least
     ``CENTRED_MIN_INFORMATION`` — e.g. counts in the thousands per group, where the non-centred form
-    mixes badly — and non-centred otherwise. A dict maps grouping factors (as written) to
+    mixes badly — and non-centred otherwise. For continuous outcomes the information is an estimated
+    n·τ²/σ²; in ``benchmarks/parameterization.py`` the centred form lost to the non-centred one (at the
+    slope means) on simulated ``(1 + x | g)`` data at 1.8 to 18.9 (100 levels: 0.83-2.2 against 7.3-14.4 ESS
+    per 1,000 steps), and won at 53 and 84 (3.3 and 24 times), and on sleepstudy at 14.4 (4.2 times: there the
+    slopes are well informed too; the rule reads the intercept only). A dict maps grouping factors (as written) to
     ``"centred"``/``"noncentred"``/``"noncentred_at_means"`` (see :func:`at_means_blocks`); unnamed
     blocks use "auto".
     """
@@ -257,13 +268,13 @@ def at_means_blocks(design: Design, parameterization: str | dict = "auto", centr
     of that column's sd from 0. Only blocks with an intercept and slopes whose means are not all 0
     qualify; others stay plain non-centred.
 
-    Why "auto" draws them at the means: ``benchmarks/parameterization.py`` fitted 11 data sets (real and
-    simulated; gaussian, bernoulli, poisson; 18 to 407 levels) both ways. On the 8 where "auto" leaves the
+    Why "auto" draws them at the means: ``benchmarks/parameterization.py`` fitted 16 data sets (real and
+    simulated; gaussian, bernoulli, poisson; 18 to 407 levels) in both forms. Where "auto" leaves the
     block non-centred (level information below ``CENTRED_MIN_INFORMATION``) the minimum bulk ESS per
-    leapfrog step at the means was 0.80 to 5.5 times the plain form's (median 1.3 over 12 fits; model (a)
-    of benchmarks/: 1.53; sleepstudy: 1.07-1.28 over 3 seeds; 30 doctors of (a): 0.80-1.29; levels just
-    below the centring threshold: 0.90). The large losses (0.36-0.70) were on strongly informed levels,
-    which "auto" samples centred.
+    leapfrog step at the means was 0.80 to 53 times the plain form's (median 1.4 over 14 fits, above 1 in
+    12; model (a) of benchmarks/: 1.53; sleepstudy: 1.07-1.28 over 3 seeds; 30 doctors of (a): 0.80-1.29;
+    levels just below the centring threshold: 0.90). The large losses (0.36-0.70) were on strongly
+    informed levels, which "auto" samples centred.
 
     >>> # at_means_blocks(design, {"DID": "noncentred_at_means"})  # -> ["DID"]
     """
