@@ -158,26 +158,26 @@ def parameter_refs(design: Design, priors: PriorSet) -> list[ParamRef]:
 
 PARAMETERIZATIONS = ("auto", "noncentred", "centred", "noncentred_at_means")
 CENTRED_MIN_INFORMATION = 50.0  # "auto": centre a block when its typical level is this well informed
+CENTRED_MIN_RATIO = 1.5  # the same for continuous outcomes, whose information is an estimated data-to-prior ratio
 
 
 def level_information(design: Design, block: GroupBlock) -> np.ndarray:
     """Rough Fisher information about each level's intercept on the link scale, from the data alone.
 
-    Sum over the level's rows of the GLM working weight at the observed outcome: for identity-link continuous
-    families (and lognormal, on log y) the ratio of the block's between-level variance to the residual
-    variance within levels (:func:`gaussian_variance_ratio`); the count (≥ 0.5) for log-link counts,
-    n·p(1 − p) for binomial families; NaN when the family has no simple rule (then the block stays
-    non-centred). For the count and binomial families, times a group sd of 1 on the link scale, this is
-    the data-to-prior ratio that decides between the parameterisations (Papaspiliopoulos, Roberts &
-    Sköld 2007): non-centred when levels are weakly informed, centred when strongly.
+    For identity-link continuous families (and lognormal, on log y) an estimated data-to-prior ratio
+    (:func:`continuous_level_ratios`). Otherwise the sum over the level's rows of the GLM working weight at
+    the observed outcome: the count (≥ 0.5) for log-link counts, n·p(1 − p) for binomial families; NaN
+    when the family has no simple rule (then the block stays non-centred). Times a group sd of 1 on the
+    link scale this is the data-to-prior ratio that decides between the parameterisations
+    (Papaspiliopoulos, Roberts & Sköld 2007): non-centred when levels are weakly informed, centred when
+    strongly. :func:`centring_threshold` says from which median value a block is centred.
 
-    >>> # level_information(design, design.blocks[0])  # one value per level, e.g. ~16 per subject in sleepstudy
+    >>> # level_information(design, design.blocks[0])  # one value per level, e.g. ~1.7 per subject in sleepstudy
     """
     family, response = design.family, design.response
     y = response.y.astype(float)
     if continuous_outcome(design):
-        ratio = gaussian_variance_ratio(design, block, np.log(y) if family.name == "lognormal" else y)
-        weight = np.full(design.n, ratio)
+        return continuous_level_ratios(design, block, np.log(y) if family.name == "lognormal" else y)
     elif family.name in ("poisson", "negativebinomial") and design.link == "log":
         weight = np.maximum(y, 0.5)
         if family.name == "negativebinomial":  # overdispersion caps the information of large counts
@@ -199,29 +199,49 @@ def continuous_outcome(design: Design) -> bool:
     return design.family.name == "lognormal" and design.response.status is None
 
 
-def gaussian_variance_ratio(design: Design, block: GroupBlock, y: np.ndarray) -> float:
-    """τ²/σ² for a continuous outcome: between-level variance of ``block`` over the residual variance within
-    levels, by one-way ANOVA (method of moments) on the residuals of a least-squares fit of ``y`` on the
-    fixed effects. So a level of n rows carries about n·τ²/σ² times its prior's information.
+def centring_threshold(design: Design) -> float:
+    """The median level information from which "auto" samples a block centred: ``CENTRED_MIN_RATIO`` for
+    a continuous outcome (an estimated data-to-prior ratio, :func:`continuous_level_ratios`), else
+    ``CENTRED_MIN_INFORMATION`` (information times a unit group sd on the link scale)."""
+    return CENTRED_MIN_RATIO if continuous_outcome(design) else CENTRED_MIN_INFORMATION
 
-    Falls back to 0.25 (a group sd of half the residual sd) when the levels hold one row each or the
-    residuals do not vary within levels. E.g. sleepstudy ``(1 + Days | Subject)``: about 1.6 (10 days a
-    subject: n·τ²/σ² ≈ 16).
+
+def continuous_level_ratios(design: Design, block: GroupBlock, y: np.ndarray) -> np.ndarray:
+    """Per level, the smallest data-to-prior ratio of its effects for a continuous outcome: the smallest
+    eigenvalue of Σ^½ Z_jᵀZ_j Σ^½ / σ², with σ² and the effects' covariance Σ estimated by moments from
+    per-level least-squares fits of the fixed-effect residuals on the block's columns (Σ = covariance of
+    the level coefficients minus their mean sampling covariance, negative eigenvalues set to 0).
+
+    Above 1 the data pin every direction of a level's effects more than the prior does, and the centred
+    form samples better ("auto" centres from ``CENTRED_MIN_RATIO``; for a random intercept alone the ratio
+    is n_j·τ²/σ²). NaN for every level (the block
+    stays non-centred) when fewer than two levels have more rows than the block has columns, e.g. an
+    observation-level effect. E.g. sleepstudy ``(1 + Days | Subject)``: Σ close to lme4's estimate
+    (sds 24.7 and 5.9, correlation 0.07), σ 25.6, ratio 1.7 in every subject (the slope direction).
+
+    >>> # continuous_level_ratios(design, design.blocks[0], design.response.y)  # -> array of 18 values ≈ 1.7
     """
-    codes, n_levels = block.codes, len(block.levels)
-    if design.X.shape[1]:
-        resid = y - design.X @ np.linalg.lstsq(design.X, y, rcond=None)[0]
-    else:
-        resid = y - y.mean()
-    counts = np.bincount(codes, minlength=n_levels).astype(float)
-    level_means = np.bincount(codes, weights=resid, minlength=n_levels) / np.maximum(counts, 1)
-    within_df = design.n - np.count_nonzero(counts)
-    within = float(np.sum((resid - level_means[codes]) ** 2)) / within_df if within_df > 0 else 0.0
-    if within <= 0 or not np.isfinite(within):
-        return 0.25
-    seen = counts > 0
-    between = float(np.var(level_means[seen], ddof=1)) - float(np.mean(within / counts[seen])) if seen.sum() > 1 else 0.0
-    return max(between, 0.0) / within
+    Z, codes, n_levels = np.asarray(block.Z, dtype=float), block.codes, len(block.levels)
+    resid = y - design.X @ np.linalg.lstsq(design.X, y, rcond=None)[0] if design.X.shape[1] else y - y.mean()
+    k = Z.shape[1]
+    gram, cross = np.zeros((n_levels, k, k)), np.zeros((n_levels, k))
+    for a in range(k):
+        cross[:, a] = np.bincount(codes, weights=Z[:, a] * resid, minlength=n_levels)
+        for c in range(a, k):
+            gram[:, a, c] = gram[:, c, a] = np.bincount(codes, weights=Z[:, a] * Z[:, c], minlength=n_levels)
+    fitted = (np.bincount(codes, minlength=n_levels) > k) & (np.linalg.cond(gram) < 1e8)
+    if fitted.sum() < 2:
+        return np.full(n_levels, np.nan)
+    coef = np.zeros((n_levels, k))
+    coef[fitted] = np.linalg.solve(gram[fitted], cross[fitted][..., None])[..., 0]
+    rows = fitted[codes]
+    sigma2 = float(np.sum((resid[rows] - (Z[rows] * coef[codes[rows]]).sum(axis=1)) ** 2)) / (rows.sum() - k * fitted.sum())
+    if not sigma2 > 0:
+        return np.full(n_levels, np.nan)
+    cov = np.cov(coef[fitted], rowvar=False).reshape(k, k) - sigma2 * np.linalg.inv(gram[fitted]).mean(axis=0)
+    values, vectors = np.linalg.eigh(cov)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    return np.linalg.eigvalsh(np.einsum("ki,jkl,lm->jim", root, gram, root) / sigma2)[:, 0]
 
 
 def centred_blocks(design: Design, parameterization: str | dict = "auto") -> list[str]:
@@ -230,13 +250,13 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     ``"noncentred"`` (every block ``u = z · diag(sd) Lᵀ``), ``"centred"`` (every block), ``"auto"``:
     a block is centred when its median level information (:func:`level_information`) is at least
     ``CENTRED_MIN_INFORMATION`` — e.g. counts in the thousands per group, where the non-centred form
-    mixes badly — and non-centred otherwise. For continuous outcomes the information is an estimated
-    n·τ²/σ²; in ``benchmarks/parameterization.py`` the centred form lost to the non-centred one (at the
-    slope means) on simulated ``(1 + x | g)`` data at 1.8 to 18.9 (100 levels: 0.83-2.2 against 7.3-14.4 ESS
-    per 1,000 steps), and won at 53 and 84 (3.3 and 24 times), and on sleepstudy at 14.4 (4.2 times: there the
-    slopes are well informed too; the rule reads the intercept only). A dict maps grouping factors (as written) to
-    ``"centred"``/``"noncentred"``/``"noncentred_at_means"`` (see :func:`at_means_blocks`); unnamed
-    blocks use "auto".
+    mixes badly — and non-centred otherwise. For continuous outcomes the information is each level's
+    smallest estimated data-to-prior ratio (:func:`continuous_level_ratios`), centred from 1.5: in
+    ``benchmarks/parameterization.py`` the centred form won at 1.7 (sleepstudy, 4.2× the ESS per gradient),
+    1.8, 4.3 and 5.5 (InstEval's lecturers, 3.3×) and lost at 0 to 0.14 (simulated levels with weakly
+    informed slopes) and on InstEval's students (1.3, centred beside the lecturers: 0.15×).
+    A dict maps grouping factors (as written) to ``"centred"``/``"noncentred"``/``"noncentred_at_means"``
+    (see :func:`at_means_blocks`); unnamed blocks use "auto".
     """
     choice = parameterization if isinstance(parameterization, dict) else {}
     unknown = sorted(set(choice) - {b.label for b in design.blocks})
@@ -250,7 +270,7 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
         mode = block_mode(parameterization, block)
         if mode == "auto":
             info = level_information(design, block)
-            centred = bool(np.all(np.isfinite(info))) and float(np.median(info)) >= CENTRED_MIN_INFORMATION
+            centred = bool(np.all(np.isfinite(info))) and float(np.median(info)) >= centring_threshold(design)
         else:
             centred = mode == "centred"
         if centred:
@@ -269,12 +289,12 @@ def at_means_blocks(design: Design, parameterization: str | dict = "auto", centr
     qualify; others stay plain non-centred.
 
     Why "auto" draws them at the means: ``benchmarks/parameterization.py`` fitted 16 data sets (real and
-    simulated; gaussian, bernoulli, poisson; 18 to 407 levels) in both forms. Where "auto" leaves the
-    block non-centred (level information below ``CENTRED_MIN_INFORMATION``) the minimum bulk ESS per
-    leapfrog step at the means was 0.80 to 53 times the plain form's (median 1.4 over 14 fits, above 1 in
-    12; model (a) of benchmarks/: 1.53; sleepstudy: 1.07-1.28 over 3 seeds; 30 doctors of (a): 0.80-1.29;
-    levels just below the centring threshold: 0.90). The large losses (0.36-0.70) were on strongly
-    informed levels, which "auto" samples centred.
+    simulated; gaussian, bernoulli, poisson; 18 to 407 levels) in several forms. Where "auto" leaves the
+    block non-centred (level information below :func:`centring_threshold`) the minimum bulk ESS per
+    leapfrog step at the means was 0.80 to 53 times the plain form's (11 fits; median 1.8, above 1 in 9;
+    model (a) of benchmarks/: 1.53; 30 doctors of (a): 0.80-1.29 over 3 seeds; levels just below the
+    centring threshold: 0.90). The large losses (0.36-0.70) were on strongly informed levels, which
+    "auto" samples centred.
 
     >>> # at_means_blocks(design, {"DID": "noncentred_at_means"})  # -> ["DID"]
     """
@@ -607,10 +627,10 @@ def effects_from_z(z, root, block: GroupBlock, xp=None):
     Since ``A⁻¹ L*`` is a root of Σ, ``u ~ N(0, Σ)`` given Σ exactly as before: the same model and posterior,
     sampled in other coordinates, which "auto" chooses for weakly and moderately informed levels (see
     :func:`at_means_blocks`): on model (a) of benchmarks/ the bulk ESS of the sds per 4 × 1000 draws rose
-    from 370-463 to 741-1001 (4 seeds). On sleepstudy ``(1 + Days | Subject)`` the minimum ESS per draw
-    fell (859 → 581, one seed; the intercept's 1370 → 312-366 in an earlier 3-seed run) while the
-    leapfrog steps per draw halved (26.7 → 14.1): per gradient, 1.28 times the ESS. Works on PyTensor
-    tensors (the model) and, with ``xp=np``, on NumPy draws (:meth:`glmm_bayes.fit.Fit.random_effects`).
+    from 370-463 to 741-1001 (4 seeds). On sleepstudy ``(1 + Days | Subject)`` (which "auto" samples
+    centred) the minimum ESS per draw fell (859 → 581) while the leapfrog steps per draw halved
+    (26.7 → 14.1): per gradient, 1.28 times the ESS. Works on PyTensor tensors (the model) and, with
+    ``xp=np``, on NumPy draws (:meth:`glmm_bayes.fit.Fit.random_effects`).
 
     >>> # u = effects_from_z(z, chol, block)          # in the PyMC graph
     >>> # u = effects_from_z(z, chol, block, xp=np)   # on posterior draws (chain, draw, ...)

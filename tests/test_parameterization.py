@@ -19,7 +19,8 @@ import pytest
 from scipy import stats
 
 import glmm_bayes as gb
-from glmm_bayes.builder import centred_blocks, centred_slopes, gaussian_variance_ratio, level_information
+from conftest import dataset
+from glmm_bayes.builder import centred_blocks, centred_slopes, continuous_level_ratios, level_information
 
 
 def _counts(mean: float, groups: int = 12, rows: int = 8, seed: int = 0) -> pd.DataFrame:
@@ -147,25 +148,44 @@ def _gaussian_slopes(groups: int, rows: int, tau: float, sigma: float, seed: int
     return pd.DataFrame({"y": 1 + 0.5 * x + u0[g] + u1[g] * x + rng.normal(0, sigma, g.size), "x": x, "g": g})
 
 
-def test_auto_reads_the_gaussian_variance_ratio_and_draws_weak_blocks_at_the_means():
-    """Continuous outcomes: the level information is n·τ²/σ² from a one-way ANOVA of the fixed-effect
-    residuals, so sharply measured levels are centred and noisy ones non-centred at the slope means."""
+def test_auto_reads_the_data_to_prior_ratio_of_continuous_outcomes():
+    """Continuous outcomes: each level's smallest data-to-prior ratio, from moment estimates of σ² and of the
+    effects' covariance Σ (per-level least squares on the fixed-effect residuals). Levels whose intercept and
+    slope are both sharply measured are centred; noisy ones are non-centred, at the slope means."""
     sharp = gb.GLMM("y ~ x + (1 + x | g)", _gaussian_slopes(40, 20, tau=1.0, sigma=0.5))
     noisy = gb.GLMM("y ~ x + (1 + x | g)", _gaussian_slopes(200, 6, tau=0.3, sigma=1.0))
-    # a level's mean residual is about u0 + 3 u1 (variance 1 + 9/9 = 2, sharp; 0.18, noisy); within a level the
-    # residuals vary by sigma² + var(u1) var(x) = 0.36 (sharp), 1.01 (noisy): ratios 5.6 and 0.18
-    sharp_ratio = gaussian_variance_ratio(sharp.design, sharp.design.blocks[0], sharp.design.response.y)
-    noisy_ratio = gaussian_variance_ratio(noisy.design, noisy.design.blocks[0], noisy.design.response.y)
-    assert 5.6 * 0.6 < sharp_ratio < 5.6 * 1.5, sharp_ratio  # 40 levels: the variance is known to ~25 %
-    assert 0.0 <= noisy_ratio < 0.5, noisy_ratio
+    # sharp: Σ = diag(1, 1/9), σ² = 0.25, Z_jᵀZ_j ≈ 20·[[1, 3], [3, 10]]: the smallest eigenvalue of
+    # Σ^½ ZᵀZ Σ^½ / σ² = 80·λmin([[1, 1], [1, 10/9]]) ≈ 4.3; Σ from 40 levels is known to tens of per cent, and
+    # λmin rests on a small determinant, hence the wide band; noisy: Σ = diag(0.09, 0.01), σ² = 1, 6 rows: ≈ 0.05
+    sharp_ratio = continuous_level_ratios(sharp.design, sharp.design.blocks[0], sharp.design.response.y)
+    noisy_ratio = continuous_level_ratios(noisy.design, noisy.design.blocks[0], noisy.design.response.y)
+    assert sharp_ratio.shape == (40,) and 4.3 / 3 < np.median(sharp_ratio) < 4.3 * 2, np.median(sharp_ratio)
+    assert 0.0 <= np.median(noisy_ratio) < 0.5, np.median(noisy_ratio)
     assert (sharp.centred_blocks, sharp.at_means_blocks) == (["g"], [])
     assert (noisy.centred_blocks, noisy.at_means_blocks) == ([], ["g"])
+    # a random intercept alone: n_j τ²/σ² (20 · 1 / 0.25 = 80 here)
+    # a random intercept alone: n_j τ²/σ², the level mean of u0 + u1 x having variance 1 + 9/9 = 2, the slope
+    # variation left in the residual (σ² ≈ 0.25 + 1/9 = 0.36): 20 · 2 / 0.36 = 111
+    intercept = gb.GLMM("y ~ x + (1 | g)", _gaussian_slopes(40, 20, tau=1.0, sigma=0.5))
+    ratio = np.median(level_information(intercept.design, intercept.design.blocks[0]))
+    assert 111 * 0.5 < ratio < 111 * 1.6, ratio
     # a slope column centred at 0 gains nothing from the shift: plain non-centred
     centred_x = _gaussian_slopes(200, 6, tau=0.3, sigma=1.0).assign(x=lambda d: d["x"] - d["x"].mean())
     assert gb.GLMM("y ~ x + (1 + x | g)", centred_x).at_means_blocks == []
-    # one row per level: no within-level variance to compare with; the fixed ratio 0.25 stands in
+    # one row per level: nothing to estimate σ² within levels from, so no rule: non-centred
     olre = gb.GLMM("y ~ x + (1 | g)", _gaussian_slopes(60, 1, tau=1.0, sigma=0.5))
-    assert np.allclose(level_information(olre.design, olre.design.blocks[0]), 0.25)
+    assert np.isnan(level_information(olre.design, olre.design.blocks[0])).all() and olre.centred_blocks == []
+
+
+def test_sleepstudy_subjects_are_centred_with_lme4s_covariance():
+    """sleepstudy ``(1 + Days | Subject)``: the moment estimates are close to lme4's REML fit (sds 24.74 and
+    5.92, correlation 0.07, σ 25.59), and every subject's ratio (~1.7) is above 1, so "auto" centres the block
+    (4.2x the ESS per gradient of the at-means form in benchmarks/parameterization.py)."""
+    df = dataset("sleepstudy.csv")
+    model = gb.GLMM("Reaction ~ Days + (1 + Days | Subject)", df)
+    ratio = level_information(model.design, model.design.blocks[0])
+    assert ratio.shape == (18,) and 1.2 < np.median(ratio) < 2.5
+    assert model.centred_blocks == ["Subject"] and model.at_means_blocks == []
 
 
 def test_a_saved_fit_keeps_the_forms_it_was_sampled_in():
