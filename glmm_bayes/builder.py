@@ -193,7 +193,8 @@ def level_information(design: Design, block: GroupBlock) -> np.ndarray:
 
 def continuous_outcome(design: Design) -> bool:
     """Whether the outcome is continuous on the link scale (identity-link gaussian / student_t, uncensored
-    lognormal), so that :func:`level_information` is an estimated data-to-prior ratio n·τ²/σ²."""
+    lognormal), so that :func:`level_information` is an estimated data-to-prior ratio
+    (:func:`continuous_level_ratios`)."""
     if design.family.name in ("gaussian", "student_t"):
         return design.link == "identity"
     return design.family.name == "lognormal" and design.response.status is None
@@ -214,10 +215,10 @@ def continuous_level_ratios(design: Design, block: GroupBlock, y: np.ndarray) ->
 
     Above 1 the data pin every direction of a level's effects more than the prior does, and the centred
     form samples better ("auto" centres from ``CENTRED_MIN_RATIO``; for a random intercept alone the ratio
-    is n_j·τ²/σ²). NaN for every level (the block
-    stays non-centred) when fewer than two levels have more rows than the block has columns, e.g. an
-    observation-level effect. E.g. sleepstudy ``(1 + Days | Subject)``: Σ close to lme4's estimate
-    (sds 24.7 and 5.9, correlation 0.07), σ 25.6, ratio 1.7 in every subject (the slope direction).
+    is n_j·τ²/σ²). NaN for every level (the block stays non-centred) when fewer than two levels have more
+    rows than the block has columns, e.g. an observation-level effect. E.g. sleepstudy
+    ``(1 + Days | Subject)``: Σ close to lme4's estimate (sds 24.7 and 5.9, correlation 0.07), σ 25.6,
+    ratio 1.7 in every subject (the slope direction).
 
     >>> # continuous_level_ratios(design, design.blocks[0], design.response.y)  # -> array of 18 values ≈ 1.7
     """
@@ -235,7 +236,8 @@ def continuous_level_ratios(design: Design, block: GroupBlock, y: np.ndarray) ->
     coef = np.zeros((n_levels, k))
     coef[fitted] = np.linalg.solve(gram[fitted], cross[fitted][..., None])[..., 0]
     rows = fitted[codes]
-    sigma2 = float(np.sum((resid[rows] - (Z[rows] * coef[codes[rows]]).sum(axis=1)) ** 2)) / (rows.sum() - k * fitted.sum())
+    within = resid[rows] - (Z[rows] * coef[codes[rows]]).sum(axis=1)
+    sigma2 = float(np.sum(within ** 2)) / (rows.sum() - k * fitted.sum())
     if not sigma2 > 0:
         return np.full(n_levels, np.nan)
     cov = np.cov(coef[fitted], rowvar=False).reshape(k, k) - sigma2 * np.linalg.inv(gram[fitted]).mean(axis=0)
