@@ -256,7 +256,10 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     smallest estimated data-to-prior ratio (:func:`continuous_level_ratios`), centred from 1.5: in
     ``benchmarks/parameterization.py`` the centred form won at 1.7 (sleepstudy, 4.2× the ESS per gradient),
     1.8, 4.3 and 5.5 (InstEval's lecturers, 3.3×) and lost at 0 to 0.14 (simulated levels with weakly
-    informed slopes) and on InstEval's students (1.3, centred beside the lecturers: 0.15×).
+    informed slopes) and on InstEval's students (1.3, centred beside the lecturers: 0.15×). Of several
+    blocks above 1.5 "auto" centres only the best informed one: the others, centred around 0 beside it, leave
+    a ridge with the intercept (and ``fit`` then picks nutpie's low-rank mass matrix: InstEval with both
+    blocks centred did not finish 4 × 1500 draws in 4 minutes; 41 s with the diagonal one, still 0.15×).
     A dict maps grouping factors (as written) to ``"centred"``/``"noncentred"``/``"noncentred_at_means"``
     (see :func:`at_means_blocks`); unnamed blocks use "auto".
     """
@@ -267,16 +270,21 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
 
         raise GLMMInputError(f"parameterization names grouping factor(s) not in the formula: {', '.join(unknown)}; "
                              f"the formula's are: {', '.join(b.label for b in design.blocks) or 'none'}")
-    out = []
+    out, ratios = [], {}
     for block in design.blocks:
         mode = block_mode(parameterization, block)
         if mode == "auto":
             info = level_information(design, block)
             centred = bool(np.all(np.isfinite(info))) and float(np.median(info)) >= centring_threshold(design)
+            ratios[block.key] = float(np.median(info)) if centred else 0.0
         else:
             centred = mode == "centred"
         if centred:
             out.append(block.key)
+    if continuous_outcome(design):  # "auto" centres one block of a continuous outcome: the best informed
+        chosen = [k for k, v in ratios.items() if v > 0]
+        keep = max(chosen, key=ratios.get) if chosen else None
+        out = [k for k in out if k not in ratios or k == keep]
     return out
 
 

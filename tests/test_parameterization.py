@@ -177,6 +177,20 @@ def test_auto_reads_the_data_to_prior_ratio_of_continuous_outcomes():
     assert np.isnan(level_information(olre.design, olre.design.blocks[0])).all() and olre.centred_blocks == []
 
 
+def test_auto_centres_one_block_of_a_continuous_outcome():
+    """Two crossed, sharply measured factors: only the better informed one is centred (the other, centred
+    around 0 beside it, would leave a ridge with the intercept); an explicit request still centres both."""
+    rng = np.random.default_rng(5)
+    a, b = np.repeat(np.arange(30), 40), np.tile(np.arange(40), 30)
+    y = rng.normal(0, 1.0, 30)[a] + rng.normal(0, 2.0, 40)[b] + rng.normal(0, 0.5, a.size)
+    df = pd.DataFrame({"y": y, "a": a, "b": b})
+    model = gb.GLMM("y ~ 1 + (1 | a) + (1 | b)", df)
+    ratios = [np.median(level_information(model.design, block)) for block in model.design.blocks]
+    assert min(ratios) > 1.5 and ratios[1] > ratios[0]  # both above the threshold; b's levels better informed
+    assert model.centred_blocks == ["b"]
+    assert gb.GLMM("y ~ 1 + (1 | a) + (1 | b)", df, parameterization="centred").centred_blocks == ["a", "b"]
+
+
 def test_sleepstudy_subjects_are_centred_with_lme4s_covariance():
     """sleepstudy ``(1 + Days | Subject)``: the moment estimates are close to lme4's REML fit (sds 24.74 and
     5.92, correlation 0.07, σ 25.59), and every subject's ratio (~1.7) is above 1, so "auto" centres the block
