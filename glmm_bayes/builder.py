@@ -270,22 +270,19 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
 
         raise GLMMInputError(f"parameterization names grouping factor(s) not in the formula: {', '.join(unknown)}; "
                              f"the formula's are: {', '.join(b.label for b in design.blocks) or 'none'}")
-    out, ratios = [], {}
+    asked, chosen = [], {}  # explicit "centred" blocks; blocks "auto" would centre, with their median information
     for block in design.blocks:
         mode = block_mode(parameterization, block)
-        if mode == "auto":
+        if mode == "centred":
+            asked.append(block.key)
+        elif mode == "auto":
             info = level_information(design, block)
-            centred = bool(np.all(np.isfinite(info))) and float(np.median(info)) >= centring_threshold(design)
-            ratios[block.key] = float(np.median(info)) if centred else 0.0
-        else:
-            centred = mode == "centred"
-        if centred:
-            out.append(block.key)
-    if continuous_outcome(design):  # "auto" centres one block of a continuous outcome: the best informed
-        chosen = [k for k, v in ratios.items() if v > 0]
-        keep = max(chosen, key=ratios.get) if chosen else None
-        out = [k for k in out if k not in ratios or k == keep]
-    return out
+            if np.all(np.isfinite(info)) and np.median(info) >= centring_threshold(design):
+                chosen[block.key] = float(np.median(info))
+    if continuous_outcome(design) and chosen:  # of a continuous outcome "auto" centres the best informed block
+        best = max(chosen, key=chosen.get)
+        chosen = {best: chosen[best]}
+    return [b.key for b in design.blocks if b.key in asked or b.key in chosen]
 
 
 AT_MEANS_MIN_OFFSET = 0.1  # "auto": draw effects at the slope means when one is this many sds from 0
