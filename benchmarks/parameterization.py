@@ -11,6 +11,9 @@ of the machine. Also records, per block, the median level information
 
     .venv/bin/python benchmarks/parameterization.py             # every case, seeds 1 and 2
     .venv/bin/python benchmarks/parameterization.py --cases sleepstudy,hospital --seeds 1
+    .venv/bin/python benchmarks/parameterization.py --forms noncentred_at_means,centred_intercept \
+        --cases hospital,hospital_30,bern_weak,bern_tiny,bern_level,bern_level_weak,pois_weak,pois_level,pois_mid \
+        --out benchmarks/results/parameterization_intercept.csv   # intercepts centred, slopes not
 
 Writes ``results/parameterization.csv`` (one row per case, form and seed) and prints, per case, the ratio
 of each form's ESS per step to the plain non-centred form's.
@@ -36,23 +39,26 @@ HOSPITAL = "remission ~ IL6 + CRP + CancerStage + LengthofStay + Experience + (1
 
 
 def simulated(family: str, groups: int, rows: int, sd0: float, sd1: float, x_mean: float, sigma: float = 1.0,
-              intercept: float = 0.0, x_group_sd: float = 0.0, seed: int = 0) -> pd.DataFrame:
-    """``y ~ x + (1 + x | g)`` with x = x_mean + (a group shift of sd ``x_group_sd``) + N(0, 1) noise."""
+              intercept: float = 0.0, x_group_sd: float = 0.0, w_effect: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """``y ~ x + (1 + x | g)`` with x = x_mean + (a group shift of sd ``x_group_sd``) + N(0, 1) noise; with
+    ``w_effect`` also a group-level predictor ``w`` ~ N(1, 1) per group (``y ~ x + w + (1 + x | g)``)."""
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(groups), rows)
     x = x_mean + rng.normal(0, x_group_sd, groups)[g] + rng.normal(0, 1, g.size)
     u0, u1 = rng.normal(0, sd0, groups), rng.normal(0, sd1, groups)
-    eta = intercept + 0.5 * x + u0[g] + u1[g] * x
+    w = rng.normal(1.0, 1.0, groups)[g]
+    eta = intercept + 0.5 * x + u0[g] + u1[g] * x + w_effect * w
     if family == "gaussian":
         y = eta + rng.normal(0, sigma, g.size)
     elif family == "bernoulli":
         y = rng.binomial(1, 1 / (1 + np.exp(-eta)))
     else:
         y = rng.poisson(np.exp(eta))
-    return pd.DataFrame({"y": y, "x": x, "g": g.astype(str)})
+    return pd.DataFrame({"y": y, "x": x, "w": w, "g": g.astype(str)})
 
 
 SIMPLE = "y ~ x + (1 + x | g)"
+LEVEL = "y ~ x + w + (1 + x | g)"
 CASES = {
     "hospital": lambda: (HOSPITAL, gb.datasets.hospital(seed=1), "bernoulli"),
     "hospital_100": lambda: (HOSPITAL, gb.datasets.hospital(seed=1, n_doctors=100), "bernoulli"),
@@ -71,6 +77,15 @@ CASES = {
     "bern_strong": lambda: (SIMPLE, simulated("bernoulli", 40, 200, 1.0, 0.3, 3.0, intercept=-1.5), "bernoulli"),
     "pois_mid": lambda: (SIMPLE, simulated("poisson", 150, 8, 0.4, 0.1, 2.0, intercept=-0.5), "poisson"),
     "pois_strong": lambda: (SIMPLE, simulated("poisson", 40, 30, 0.5, 0.1, 2.0, intercept=0.5), "poisson"),
+    # weakly informed levels and group-level predictors (for the "centred_intercept" form)
+    "bern_tiny": lambda: (SIMPLE, simulated("bernoulli", 300, 4, 0.5, 0.3, 3.0, intercept=-1.5), "bernoulli"),
+    "bern_level": lambda: (LEVEL, simulated("bernoulli", 150, 15, 0.8, 0.2, 2.0, intercept=-1.5, w_effect=0.5),
+                           "bernoulli"),
+    "bern_level_weak": lambda: (LEVEL, simulated("bernoulli", 200, 6, 0.5, 0.2, 2.0, intercept=-1.5,
+                                                 w_effect=0.5), "bernoulli"),
+    "pois_weak": lambda: (SIMPLE, simulated("poisson", 200, 2, 0.4, 0.1, 2.0, intercept=-1.0), "poisson"),
+    "pois_level": lambda: (LEVEL, simulated("poisson", 100, 5, 0.5, 0.1, 2.0, intercept=-1.0, w_effect=0.3),
+                           "poisson"),
 }
 
 
@@ -100,7 +115,8 @@ def run(case: str, form: str, seed: int) -> dict:
             "ess_per_1000_steps": 1000 * float(table.ess_bulk.min()) / steps,
             "divergences": int(stats["diverging"].sum()), "seconds": round(seconds, 1),
             "forms": ";".join("centred" if b.key in model.centred_blocks else "at_means" if b.key in model.at_means_blocks
-                              else "plain" for b in model.design.blocks)}
+                              else "centred_intercept" if b.key in model.centred_intercept_blocks else "plain"
+                              for b in model.design.blocks)}
 
 
 def main() -> None:
@@ -123,6 +139,8 @@ def main() -> None:
     for form in ("noncentred_at_means", "auto"):
         if {form, "noncentred"} <= set(wide.columns):
             wide[f"{form} / noncentred"] = wide[form] / wide["noncentred"]
+    if {"centred_intercept", "noncentred_at_means"} <= set(wide.columns):
+        wide["centred_intercept / at_means"] = wide["centred_intercept"] / wide["noncentred_at_means"]
     print(wide.round(2).to_string())
 
 

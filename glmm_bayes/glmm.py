@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from glmm_bayes import inference
-from glmm_bayes.builder import (at_means_blocks, block_mode, build_model, centred_blocks, data_arrays,
+from glmm_bayes.builder import (at_means_blocks, block_mode, build_model, centred_blocks, centred_intercept_blocks,
+                                data_arrays,
                                 intercept_block)
 from glmm_bayes.design import Design, aggregate_design, make_design
 from glmm_bayes.errors import GLMMInputError
@@ -56,11 +57,13 @@ class GLMM:
     na_action : ``"error"`` (default) or ``"drop"`` rows with missing values in used columns.
     aggregate : sample identical Bernoulli/binomial rows as binomial counts (same posterior; see
         :func:`~glmm_bayes.design.aggregate_design`).
-    parameterization : ``"auto"`` (default), ``"centred"``, ``"noncentred"``, ``"noncentred_at_means"``
-        or a dict by grouping factor: how group-level effects are sampled (see
-        :func:`~glmm_bayes.builder.centred_blocks` and :func:`~glmm_bayes.builder.at_means_blocks`).
-        ``"auto"`` samples a block centred when its levels are well informed, else non-centred, with the
-        effects of a block with slopes drawn at the slope columns' means. Every form is the same model.
+    parameterization : ``"auto"`` (default), ``"centred"``, ``"noncentred"``, ``"noncentred_at_means"``,
+        ``"centred_intercept"`` or a dict by grouping factor: how group-level effects are sampled (see
+        :func:`~glmm_bayes.builder.centred_blocks`, :func:`~glmm_bayes.builder.at_means_blocks` and
+        :func:`~glmm_bayes.builder.centred_intercept_blocks`). ``"auto"`` samples a block centred when its
+        levels are well informed, else non-centred, with the effects of a block with slopes drawn at the
+        slope columns' means, or (binary and count outcomes) only its intercepts centred when they are
+        informed. Every form is the same model.
     """
 
     def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None,
@@ -80,7 +83,10 @@ class GLMM:
         # identical Bernoulli/binomial rows are sampled as binomial counts (same posterior, fewer terms)
         self.sampling_design: Design = (aggregate_design(self.design) if aggregate else None) or self.design
         self.centred_blocks: list[str] = centred_blocks(self.design, parameterization)
-        self.at_means_blocks: list[str] = at_means_blocks(self.design, parameterization, self.centred_blocks)
+        self.centred_intercept_blocks: list[str] = centred_intercept_blocks(self.design, parameterization,
+                                                                            self.centred_blocks)
+        self.at_means_blocks: list[str] = at_means_blocks(self.design, parameterization, self.centred_blocks,
+                                                          self.centred_intercept_blocks)
         self._pymc_model = None
         self._sampling_model = None
         self._compiled = None
@@ -103,15 +109,19 @@ class GLMM:
         forms = json.loads(str(attrs["glmm_forms"])) if "glmm_forms" in attrs else None
         if forms is not None:
             model.centred_blocks, model.at_means_blocks = list(forms["centred"]), list(forms["at_means"])
-        elif model.at_means_blocks:
+            model.centred_intercept_blocks = list(forms.get("centred_intercept", []))
+        elif model.at_means_blocks or model.centred_intercept_blocks:
             asked = {b.label: block_mode(spec.parameterization, b) for b in model.design.blocks}
             legacy = {label: ("noncentred" if mode == "auto" else mode) for label, mode in asked.items()}
-            model.at_means_blocks = at_means_blocks(model.design, legacy, model.centred_blocks)
+            model.centred_intercept_blocks = centred_intercept_blocks(model.design, legacy, model.centred_blocks)
+            model.at_means_blocks = at_means_blocks(model.design, legacy, model.centred_blocks,
+                                                    model.centred_intercept_blocks)
         return model
 
     def spec_attrs(self) -> dict[str, str]:
         """The spec (TOML) and the parameterisation of each block, for :meth:`Fit.save`."""
-        forms = {"centred": self.centred_blocks, "at_means": self.at_means_blocks}
+        forms = {"centred": self.centred_blocks, "at_means": self.at_means_blocks,
+                 "centred_intercept": self.centred_intercept_blocks}
         return {"glmm_spec": self.spec.to_toml(), "glmm_forms": json.dumps(forms)}
 
     # ---------------------------------------------------------- stages
@@ -124,7 +134,8 @@ class GLMM:
     def pymc_model(self):
         """The PyMC model (built on first access, then cached)."""
         if self._pymc_model is None:
-            self._pymc_model = build_model(self.design, self.prior_set, self.centred_blocks, self.at_means_blocks)
+            self._pymc_model = build_model(self.design, self.prior_set, self.centred_blocks, self.at_means_blocks,
+                                           self.centred_intercept_blocks)
         return self._pymc_model
 
     @property
@@ -135,7 +146,8 @@ class GLMM:
         if self.sampling_design is self.design:
             return self.pymc_model
         if self._sampling_model is None:
-            self._sampling_model = build_model(self.sampling_design, self.prior_set, self.centred_blocks, self.at_means_blocks)
+            self._sampling_model = build_model(self.sampling_design, self.prior_set, self.centred_blocks,
+                                               self.at_means_blocks, self.centred_intercept_blocks)
         return self._sampling_model
 
     def sampling_arrays(self, rows=None, y=None) -> dict:
@@ -194,8 +206,9 @@ class GLMM:
         if method == "vi":
             return self._fit_vi(settings, vi_steps, vi_method, progressbar, warn, log_likelihood)
         if adaptation is None:  # a centred block not centred on the intercept leaves a ridge: low-rank
-            on_intercept = intercept_block(self.design, self.prior_set, self.centred_blocks)
-            plain = [k for k in self.centred_blocks if k != on_intercept]
+            on_intercept = intercept_block(self.design, self.prior_set,
+                                           self.centred_blocks + self.centred_intercept_blocks)
+            plain = [k for k in self.centred_blocks + self.centred_intercept_blocks if k != on_intercept]
             adaptation = "low_rank" if plain else "diag"
         model = self.sampling_model
         with inference.Timer() as timer, warnings.catch_warnings():

@@ -5,8 +5,9 @@
 tests/test_robustness.py::test_counts_in_the_millions, which fails with the non-centred form —
 and keeps the non-centred form otherwise. Here: the decision rule, the variables each form
 creates, the spec/save/load round trip, the ``noncentred_at_means`` form (an exact root of Σ; "auto" draws
-the non-centred effects of a block with slopes at the slope means), and equal posteriors from the three forms
-on one data set.
+the non-centred effects of a block with slopes at the slope means), the ``centred_intercept`` form (intercepts
+centred around the fixed intercept and the level-level predictors, slopes non-centred), and equal posteriors
+from every form on one data set.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def test_all_forms_give_the_same_posterior(tmp_path):
     summaries, ranefs = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for form in ("centred", "noncentred", "noncentred_at_means"):
+        for form in ("centred", "noncentred", "noncentred_at_means", "centred_intercept"):
             model = gb.GLMM("y ~ x + (1 + x | g)", df, parameterization=form)
             fit = model.fit(draws=1000, tune=1000, chains=2, seed=2, progressbar=False)
             summaries[form] = fit.summary()
@@ -119,8 +120,8 @@ def test_all_forms_give_the_same_posterior(tmp_path):
             if form != "noncentred":
                 assert fit.random_effects()["g"].shape[-2:] == (15, 2)
                 loaded = gb.load(fit.save(tmp_path / form))
-                assert (loaded.model.centred_blocks, loaded.model.at_means_blocks) == \
-                    (model.centred_blocks, model.at_means_blocks) != ([], [])
+                forms = ("centred_blocks", "at_means_blocks", "centred_intercept_blocks")
+                assert [getattr(loaded.model, f) for f in forms] == [getattr(model, f) for f in forms] != [[]] * 3
                 np.testing.assert_allclose(loaded.ranef()["mean"], fit.ranef()["mean"])
             if form != "noncentred":  # η from the reported effects = η inside the model (centred: v_g is
                 # centred on the intercept and on b_x, whose column x is not centred like X's)
@@ -131,7 +132,7 @@ def test_all_forms_give_the_same_posterior(tmp_path):
                 np.testing.assert_allclose(stats.norm.logpdf(d.response.y, eta, float(draw["sigma"])),
                                            fit.idata["log_likelihood"]["y"].values[1, 7], rtol=1e-9)
     b = summaries["noncentred"]
-    for form in ("centred", "noncentred_at_means"):
+    for form in ("centred", "noncentred_at_means", "centred_intercept"):
         a = summaries[form]
         tolerance = 5 * np.hypot(a["mcse_mean"], b["mcse_mean"]) + 0.1 * b["sd"]
         assert ((a["mean"] - b["mean"]).abs() < tolerance).all(), pd.concat([a["mean"], b["mean"]], axis=1)
@@ -213,3 +214,82 @@ def test_a_saved_fit_keeps_the_forms_it_was_sampled_in():
     assert gb.GLMM.from_attrs({"glmm_spec": attrs["glmm_spec"]}, df).at_means_blocks == []
     asked = gb.GLMM("y ~ x + (1 + x | g)", df, parameterization={"g": "noncentred_at_means"})
     assert gb.GLMM.from_attrs({"glmm_spec": asked.spec_attrs()["glmm_spec"]}, df).at_means_blocks == ["g"]
+
+
+def _level_predictor_data(groups: int, rows: int, seed: int = 5) -> pd.DataFrame:
+    """Bernoulli ``y ~ x + w + (1 + x | g)`` with ``w`` constant within groups (a group-level predictor)."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(groups), rows)
+    x = rng.normal(1.5, 1.0, g.size)
+    w = rng.normal(10.0, 2.0, groups)
+    u = rng.multivariate_normal([0, 0], [[0.8, 0.1], [0.1, 0.1]], size=groups)
+    eta = -1.0 + 0.4 * x + 0.3 * (w[g] - 10) + u[g, 0] + u[g, 1] * x
+    return pd.DataFrame({"y": rng.binomial(1, 1 / (1 + np.exp(-eta))), "x": x, "w": w[g], "g": g})
+
+
+def test_auto_centres_the_intercepts_of_informed_binary_levels():
+    """"auto" samples a block with slopes ``centred_intercept`` from an intercept data-to-prior ratio of 3
+    (binary outcomes: n·p(1 − p) per level times the intercepts' moment variance), with the group-level
+    predictor w in the levels' mean."""
+    from glmm_bayes.builder import intercept_ratio, intercept_variance, level_columns
+
+    informed = gb.GLMM("y ~ x + w + (1 + x | g)", _level_predictor_data(40, 30), family="bernoulli")
+    assert informed.centred_intercept_blocks == ["g"] and informed.at_means_blocks == informed.centred_blocks == []
+    assert level_columns(informed.design, "g") == ["w"]
+    free = {v.name for v in informed.pymc_model.free_RVs}
+    assert {"v_g", "z_g"} <= free and list(informed.pymc_model.named_vars_to_dims["z_g"]) == ["g__level", "g__slope"]
+    assert "u_g" in {v.name for v in informed.pymc_model.deterministics}
+    block = informed.design.blocks[0]  # true variance at x's mean: 0.8 + 1.5² · 0.1 + 2 · 1.5 · 0.1, w's 0.09 · 4
+    assert 0.8 < intercept_variance(informed.design, block) < 2.5 and intercept_ratio(informed.design, block) > 3
+    weak = gb.GLMM("y ~ x + w + (1 + x | g)", _level_predictor_data(40, 5), family="bernoulli")
+    assert intercept_ratio(weak.design, weak.design.blocks[0]) < 3
+    assert weak.centred_intercept_blocks == [] and weak.at_means_blocks == ["g"]
+    # continuous outcomes keep their own rule; x varies within groups, so it is no level-level predictor
+    df = _level_predictor_data(40, 30).assign(y=lambda d: d["x"] + d["w"])
+    assert gb.GLMM("y ~ x + w + (1 + x | g)", df).centred_intercept_blocks == []
+    assert level_columns(informed.design, None) == [] and "x" not in level_columns(informed.design, "g")
+    # on request, by grouping factor; an intercept-only block asked so is simply centred
+    asked = gb.GLMM("y ~ x + (1 + x | g) + (1 | w)", df, parameterization="centred_intercept")
+    assert asked.centred_intercept_blocks == ["g"] and asked.centred_blocks == ["w"]
+    assert gb.GLMM("y ~ x + (1 + x | g)", df, parameterization={"g": "centred_intercept"}).centred_intercept_blocks == ["g"]
+
+
+def test_centred_intercept_effects_have_covariance_sigma_exactly():
+    """Prior draws of the ``centred_intercept`` form: the effects u_g, whitened by each draw's Σ (from its
+    sd and correlation), are independent standard normal, so the form is the same model as the others."""
+    import pymc as pm
+
+    model = gb.GLMM("y ~ x + w + (1 + x | g)", _level_predictor_data(40, 30), family="bernoulli")
+    with model.pymc_model:
+        prior = pm.sample_prior_predictive(draws=1500, random_seed=3, var_names=["u_g", "sd_g", "cor_g"])
+    draws = prior["prior"].to_dataset()
+    sd, cor = draws["sd_g"].values[0], draws["cor_g"].values[0]
+    sigma = cor * sd[:, :, None] * sd[:, None, :]
+    white = np.linalg.solve(np.linalg.cholesky(sigma)[:, None], draws["u_g"].values[0][..., None])[..., 0]
+    white = white.reshape(-1, 2)
+    np.testing.assert_allclose(white.mean(axis=0), 0.0, atol=0.03)
+    np.testing.assert_allclose(np.cov(white, rowvar=False), np.eye(2), atol=0.04)
+
+
+def test_centred_intercept_gives_the_posterior_of_the_non_centred_form():
+    """Binary outcome with a group-level predictor: the same posterior as plain non-centring, and η from the
+    reported effects reproduces the model's own log-likelihood (the group-level term moved into the levels'
+    mean is counted once)."""
+    df = _level_predictor_data(40, 30)
+    summaries = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for form in ("noncentred", "centred_intercept"):
+            model = gb.GLMM("y ~ x + w + (1 + x | g)", df, family="bernoulli", parameterization=form)
+            fit = model.fit(draws=1000, tune=700, chains=2, seed=4, progressbar=False)
+            summaries[form] = fit.summary()
+    d, draw = model.design, fit.parameter_draws().isel(chain=0, draw=11)
+    u_draw = fit.random_effects()["g"].values[0, 11]
+    eta = d.X @ [float(draw[f"b_{c}"]) for c in d.X_columns] + (u_draw[d.blocks[0].codes] * d.blocks[0].Z).sum(1)
+    np.testing.assert_allclose(stats.bernoulli.logpmf(d.response.y, 1 / (1 + np.exp(-eta))),
+                               fit.idata["log_likelihood"]["y"].values[0, 11], rtol=1e-9)
+    a, b = summaries["centred_intercept"], summaries["noncentred"]
+    tolerance = 5 * np.hypot(a["mcse_mean"], b["mcse_mean"]) + 0.1 * b["sd"]
+    assert ((a["mean"] - b["mean"]).abs() < tolerance).all(), pd.concat([a["mean"], b["mean"]], axis=1)
+    np.testing.assert_allclose(a["sd"], b["sd"], rtol=0.25)
+    assert a.loc["b_w", "ess_bulk"] > b.loc["b_w", "ess_bulk"]  # the point of the form
