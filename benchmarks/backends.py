@@ -115,7 +115,7 @@ CONFIGS = {
     "gb_nutpie_centred": "DIAGNOSTIC: glmm_bayes nutpie with IL6, CRP, LengthofStay, Experience mean-centred in "
                          "the data (same model up to the intercept's meaning; default priors recomputed)",
     "gb_nutpie_at_means": "glmm_bayes nutpie, parameterization='noncentred_at_means' (same model and posterior; "
-                          "what 'auto' chooses for (a) since session 10)",
+                          "what 'auto' chose for (a) in session 10; since session 11 it picks 'centred_intercept')",
     "gb_nutpie_plain": "glmm_bayes nutpie, parameterization='noncentred' (same model and posterior; what 'auto' "
                        "chose for (a) up to session 9)",
 }
