@@ -35,3 +35,20 @@ def test_sbc_catches_a_wrong_prior_scale(model):
     wrong = gb.sbc(model, n_sims=N_SIMS, draws=200, tune=200, thin=4, seed=1,
                    fit_priors={"sd": "half_normal(0.1)", "b": "normal(0, 0.1)", "Intercept": "normal(0, 0.1)"})
     assert wrong.min_p_value() < 1e-5, wrong.tests
+
+
+@pytest.mark.slow
+def test_sbc_ranks_are_uniform_for_centred_intercepts():
+    """The ``centred_intercept`` form (intercepts centred around the fixed part, with the group-level
+    predictor w in it; slopes non-centred) is calibrated: Poisson counts, correlated (1 + x | g)."""
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(10), 8)
+    df = pd.DataFrame({"y": rng.poisson(3.0, g.size), "x": rng.normal(1.0, 1.0, g.size),
+                       "w": rng.normal(size=10)[g], "g": g})
+    priors = {"Intercept": "normal(1, 0.5)", "b": "normal(0, 0.3)", "sd": "half_normal(0.5)", "cor": "lkj(2)"}
+    model = gb.GLMM("y ~ x + w + (1 + x | g)", df, family="poisson", priors=priors,
+                    parameterization="centred_intercept")
+    assert model.centred_intercept_blocks == ["g"]
+    result = gb.sbc(model, n_sims=N_SIMS, draws=200, tune=300, thin=4, seed=3)
+    assert {"b_w", "sd_g__x", "cor_g__Intercept__x"} <= set(result.ranks.columns)
+    assert result.min_p_value() > 0.001, result.tests
