@@ -28,15 +28,18 @@ def _data(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     eta = -0.5 + (f == "b") * 0.7 - (f == "c") * 0.4 + (h == "v") * (0.3 + u[g, 1]) + u[g, 0]
     trials = rng.integers(1, 6, n)
     return pd.DataFrame({"y": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int), "f": f, "h": h, "g": g,
-                         "s": rng.binomial(trials, 1 / (1 + np.exp(-eta))), "n": trials})
+                         "s": rng.binomial(trials, 1 / (1 + np.exp(-eta))), "n": trials, "w": np.sin(g)})
 
 
-@pytest.mark.parametrize("formula, family", [("y ~ f + h + (1 + h | g)", "bernoulli"),
-                                             ("p(s, n) ~ f + (1 | g)", "binomial"),
-                                             ("y ~ f + (1 | g)", "bernoulli")])
-def test_aggregated_log_density_differs_by_a_constant(formula, family):
+@pytest.mark.parametrize("formula, family, form", [("y ~ f + h + (1 + h | g)", "bernoulli", "auto"),
+                                                   ("p(s, n) ~ f + (1 | g)", "binomial", "auto"),
+                                                   ("y ~ f + (1 | g)", "bernoulli", "auto"),
+                                                   ("y ~ f + w + h + (1 + h | g)", "bernoulli", "centred_intercept"),
+                                                   ("y ~ f + w + (1 | g)", "bernoulli", "centred")])
+def test_aggregated_log_density_differs_by_a_constant(formula, family, form):
+    """Also with the group-level predictor w carried in the mean of the centred intercepts."""
     df = _data()
-    model = gb.GLMM(formula, df, family=family)
+    model = gb.GLMM(formula, df, family=family, parameterization=form)
     assert model.sampling_design.n < model.design.n / 10  # 3000 rows → at most 30 × 3 × 2 × 2 cells
     assert model.sampling_design.response.trials.sum() == (df["n"].sum() if family == "binomial" else len(df))
     per_row, merged = model.pymc_model.compile_logp(), model.sampling_model.compile_logp()

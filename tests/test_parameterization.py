@@ -254,16 +254,21 @@ def test_auto_centres_the_intercepts_of_informed_binary_levels():
     assert gb.GLMM("y ~ x + (1 + x | g)", df, parameterization={"g": "centred_intercept"}).centred_intercept_blocks == ["g"]
 
 
-def test_centred_intercept_effects_have_covariance_sigma_exactly():
+@pytest.mark.parametrize("bar", ["|", "||"])
+def test_centred_intercept_effects_have_covariance_sigma_exactly(bar):
     """Prior draws of the ``centred_intercept`` form: the effects u_g, whitened by each draw's Σ (from its
-    sd and correlation), are independent standard normal, so the form is the same model as the others."""
+    sd and correlation), are independent standard normal, so the form is the same model as the others
+    (correlated and uncorrelated blocks)."""
     import pymc as pm
 
-    model = gb.GLMM("y ~ x + w + (1 + x | g)", _level_predictor_data(40, 30), family="bernoulli")
+    model = gb.GLMM(f"y ~ x + w + (1 + x {bar} g)", _level_predictor_data(40, 30), family="bernoulli")
+    assert model.centred_intercept_blocks == ["g"]
+    names = ["u_g", "sd_g"] + (["cor_g"] if bar == "|" else [])
     with model.pymc_model:
-        prior = pm.sample_prior_predictive(draws=1500, random_seed=3, var_names=["u_g", "sd_g", "cor_g"])
+        prior = pm.sample_prior_predictive(draws=1500, random_seed=3, var_names=names)
     draws = prior["prior"].to_dataset()
-    sd, cor = draws["sd_g"].values[0], draws["cor_g"].values[0]
+    sd = draws["sd_g"].values[0]
+    cor = draws["cor_g"].values[0] if bar == "|" else np.broadcast_to(np.eye(2), (len(sd), 2, 2))
     sigma = cor * sd[:, :, None] * sd[:, None, :]
     white = np.linalg.solve(np.linalg.cholesky(sigma)[:, None], draws["u_g"].values[0][..., None])[..., 0]
     white = white.reshape(-1, 2)
