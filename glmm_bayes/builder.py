@@ -715,10 +715,11 @@ def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, m
     if partly:
         return _partly_centred_effects(block, idx, chol if block.correlated else pt.diag(sd),
                                        means["Intercept"] if means is not None else 0.0)
-    if means is not None:
-        mean = pt.zeros((len(block.levels), k))
+    if means is not None:  # one row per level only when level-level predictors moved into the means
+        per_level = any(getattr(value, "ndim", 0) for value in means.values())
+        mean = pt.zeros((len(block.levels), k) if per_level else k)
         for column, value in means.items():
-            mean = pt.set_subtensor(mean[:, block.columns.index(column)], value)
+            mean = pt.set_subtensor(mean[..., block.columns.index(column)], value)
         v = pm.MvNormal(f"v_{key}", mu=mean, chol=chol, dims=(level_dim, coef_dim)) if block.correlated \
             else pm.Normal(f"v_{key}", mean, sd, dims=(level_dim, coef_dim))
         pm.Deterministic(f"u_{key}", v - mean, dims=(level_dim, coef_dim))

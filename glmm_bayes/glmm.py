@@ -26,8 +26,7 @@ import pandas as pd
 
 from glmm_bayes import inference
 from glmm_bayes.builder import (at_means_blocks, block_mode, build_model, centred_blocks, centred_intercept_blocks,
-                                data_arrays,
-                                intercept_block)
+                                data_arrays, intercept_block)
 from glmm_bayes.design import Design, aggregate_design, make_design
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.fit import Fit, environment

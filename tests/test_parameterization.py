@@ -12,6 +12,7 @@ from every form on one data set.
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -214,6 +215,14 @@ def test_a_saved_fit_keeps_the_forms_it_was_sampled_in():
     assert gb.GLMM.from_attrs({"glmm_spec": attrs["glmm_spec"]}, df).at_means_blocks == []
     asked = gb.GLMM("y ~ x + (1 + x | g)", df, parameterization={"g": "noncentred_at_means"})
     assert gb.GLMM.from_attrs({"glmm_spec": asked.spec_attrs()["glmm_spec"]}, df).at_means_blocks == ["g"]
+    # a binary outcome "auto" now samples centred_intercept, saved before that form existed (no such key)
+    binary = gb.GLMM("y ~ x + w + (1 + x | g)", _level_predictor_data(40, 30), family="bernoulli")
+    assert binary.centred_intercept_blocks == ["g"]
+    older = {"glmm_spec": binary.spec_attrs()["glmm_spec"],
+             "glmm_forms": json.dumps({"centred": [], "at_means": ["g"]})}
+    restored = gb.GLMM.from_attrs(older, _level_predictor_data(40, 30))
+    assert (restored.centred_intercept_blocks, restored.at_means_blocks) == ([], ["g"])
+    assert gb.GLMM.from_attrs(binary.spec_attrs(), _level_predictor_data(40, 30)).centred_intercept_blocks == ["g"]
 
 
 def _level_predictor_data(groups: int, rows: int, seed: int = 5) -> pd.DataFrame:
