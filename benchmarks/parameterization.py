@@ -59,6 +59,7 @@ def simulated(family: str, groups: int, rows: int, sd0: float, sd1: float, x_mea
 
 SIMPLE = "y ~ x + (1 + x | g)"
 LEVEL = "y ~ x + w + (1 + x | g)"
+INTERCEPT = "y ~ x + w + (1 | g)"
 CASES = {
     "hospital": lambda: (HOSPITAL, gb.datasets.hospital(seed=1), "bernoulli"),
     "hospital_100": lambda: (HOSPITAL, gb.datasets.hospital(seed=1, n_doctors=100), "bernoulli"),
@@ -86,6 +87,17 @@ CASES = {
     "pois_weak": lambda: (SIMPLE, simulated("poisson", 200, 2, 0.4, 0.1, 2.0, intercept=-1.0), "poisson"),
     "pois_level": lambda: (LEVEL, simulated("poisson", 100, 5, 0.5, 0.1, 2.0, intercept=-1.0, w_effect=0.3),
                            "poisson"),
+    # a random intercept alone, the model's only block ("auto" centres it from an intercept ratio of 3)
+    "hospital_int": lambda: (HOSPITAL.replace("(1 + IL6 | DID)", "(1 | DID)"), gb.datasets.hospital(seed=1),
+                             "bernoulli"),
+    "bern_int_low": lambda: (INTERCEPT, simulated("bernoulli", 150, 10, 0.8, 0.0, 0.0, intercept=-1.0,
+                                                  w_effect=0.5), "bernoulli"),
+    "bern_int_mid": lambda: (INTERCEPT, simulated("bernoulli", 100, 15, 1.0, 0.0, 0.0, intercept=-1.0,
+                                                  w_effect=0.5), "bernoulli"),
+    "pois_int_mid": lambda: (INTERCEPT, simulated("poisson", 100, 6, 0.6, 0.0, 0.0, intercept=-0.5,
+                                                  w_effect=0.3), "poisson"),
+    "bern_int_strong": lambda: (INTERCEPT, simulated("bernoulli", 50, 40, 1.0, 0.0, 0.0, intercept=-1.0,
+                                                     w_effect=0.5), "bernoulli"),
 }
 
 

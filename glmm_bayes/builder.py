@@ -281,7 +281,9 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     ``"noncentred"`` (every block ``u = z · diag(sd) Lᵀ``), ``"centred"`` (every block), ``"auto"``:
     a block is centred when its median level information (:func:`level_information`) is at least
     ``CENTRED_MIN_INFORMATION`` — e.g. counts in the thousands per group, where the non-centred form
-    mixes badly — and non-centred otherwise. For continuous outcomes the information is each level's
+    mixes badly — or when it is a random intercept alone, the model's only block, whose intercepts are
+    informed (:func:`_intercepts_informed`, from a data-to-prior ratio of 3), and non-centred otherwise.
+    For continuous outcomes the information is each level's
     smallest estimated data-to-prior ratio (:func:`continuous_level_ratios`), centred from 1.5: in
     ``benchmarks/parameterization.py`` the centred form won at 1.7 (sleepstudy, 4.2× the ESS per gradient),
     1.8, 4.3 and 5.5 (InstEval's lecturers, 3.3×) and lost at 0 to 0.14 (simulated levels with weakly
@@ -309,6 +311,8 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
             info = level_information(design, block)
             if np.all(np.isfinite(info)) and np.median(info) >= centring_threshold(design):
                 chosen[block.key] = float(np.median(info))
+            elif block.intercept_only and _intercepts_informed(design, block):
+                chosen[block.key] = float(np.median(info))  # a random intercept alone: see centred_intercept_blocks
     if continuous_outcome(design) and chosen:  # of a continuous outcome "auto" centres the best informed block
         best = max(chosen, key=chosen.get)
         chosen = {best: chosen[best]}
@@ -331,11 +335,14 @@ def centred_intercept_blocks(design: Design, parameterization: str | dict = "aut
     2.25 times better: in the non-centred forms a doctor-level predictor (``Experience``) and the
     intercept's sd move only together with all 407 doctors' ``z``.
 
-    "auto" picks it, for one block, when no block is centred, the model has an Intercept and another fixed
-    column (so the intercepts are centred around the fixed part), the outcome is binomial or a count (others
-    follow their own rules, :func:`continuous_level_ratios`), the block's first column is the Intercept
-    and the intercepts' data-to-prior ratio, the median level information (:func:`level_information`)
-    times their estimated variance (:func:`intercept_variance`), is at least ``CENTRED_INTERCEPT_MIN_RATIO``.
+    "auto" picks it (:func:`_intercepts_informed`) for the model's only block when the outcome is binomial
+    or a count (others follow their own rules, :func:`continuous_level_ratios`), the model has an Intercept
+    and another fixed column (so the intercepts are centred around the fixed part), the block's first
+    column is the Intercept and the intercepts' data-to-prior ratio, the median level information
+    (:func:`level_information`) times their estimated variance (:func:`intercept_variance`), is at least
+    ``CENTRED_INTERCEPT_MIN_RATIO``. A random intercept alone that passes this rule is centred
+    (:func:`centred_blocks`): the doctors of (a) with ``(1 | DID)`` gave 44.2 against 11.6 ESS per 1,000
+    leapfrog steps (``b_Experience``, now in the intercepts' mean, was the slowest non-centred).
     In ``benchmarks/parameterization.py`` (``results/parameterization_intercept.csv``: minimum bulk ESS per
     leapfrog step against the non-centred form at the means) it won 1.33 to 5.85 times at ratios 3.3 to 59
     (7 fits of 5 data sets) and lost at ratios 0 to 2.25 (0.05 to 0.84 times; 5 fits of 4 data sets); at
@@ -344,17 +351,26 @@ def centred_intercept_blocks(design: Design, parameterization: str | dict = "aut
     >>> # centred_intercept_blocks(design)  # -> ["DID"] for model (a) of benchmarks/
     """
     out = []
-    separate = "Intercept" in design.X_columns and len(design.X_columns) > 1  # centred on it (intercept_block)
     for block in design.blocks:
         if block.key in centred or block.eta_names or block.intercept_only or block.columns[0] != "Intercept":
             continue
         mode = block_mode(parameterization, block)
-        if mode == "centred_intercept":
+        if mode == "centred_intercept" or (mode == "auto" and not centred and _intercepts_informed(design, block)):
             out.append(block.key)
-        elif mode == "auto" and not centred and not out and not continuous_outcome(design) and separate:
-            if intercept_ratio(design, block) >= CENTRED_INTERCEPT_MIN_RATIO:
-                out.append(block.key)
     return out
+
+
+def _intercepts_informed(design: Design, block: GroupBlock) -> bool:
+    """"auto"'s rule for centring a block's intercepts alone (:func:`centred_intercept_blocks`; for a block
+    without slopes that is the centred form): the model's only block, a binomial or count outcome, an
+    Intercept and another fixed column (the intercepts are then centred around the fixed part), and an
+    intercept data-to-prior ratio (:func:`intercept_ratio`) of at least ``CENTRED_INTERCEPT_MIN_RATIO``.
+    With other blocks beside it the ratio, which reads all variation between the block's levels as its
+    own, can be far too high: on grouseticks ((c) of benchmarks/) BROOD's is 8.7, yet centring it gave
+    120 divergences in 4,000 draws."""
+    return (len(design.blocks) == 1 and not continuous_outcome(design) and not design.eta_names
+            and "Intercept" in design.X_columns and len(design.X_columns) > 1 and block.columns[0] == "Intercept"
+            and intercept_ratio(design, block) >= CENTRED_INTERCEPT_MIN_RATIO)
 
 
 def intercept_ratio(design: Design, block: GroupBlock) -> float:

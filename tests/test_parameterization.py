@@ -261,6 +261,13 @@ def test_auto_centres_the_intercepts_of_informed_binary_levels():
     asked = gb.GLMM("y ~ x + (1 + x | g) + (1 | w)", df, parameterization="centred_intercept")
     assert asked.centred_intercept_blocks == ["g"] and asked.centred_blocks == ["w"]
     assert gb.GLMM("y ~ x + (1 + x | g)", df, parameterization={"g": "centred_intercept"}).centred_intercept_blocks == ["g"]
+    # a random intercept alone, the only block, with informed intercepts: centred, w in its mean
+    binary = _level_predictor_data(40, 30).assign(h=lambda d: np.arange(len(d)) % 97)  # crossed with g
+    alone = gb.GLMM("y ~ x + w + (1 | g)", binary, family="bernoulli")
+    assert alone.centred_blocks == ["g"] and "v_g" in {v.name for v in alone.pymc_model.free_RVs}
+    # beside another block the ratio is not trusted (it reads all variation between levels as the block's)
+    both = gb.GLMM("y ~ x + w + (1 + x | g) + (1 | h)", binary, family="bernoulli")
+    assert both.centred_blocks == both.centred_intercept_blocks == [] and both.at_means_blocks == ["g"]
 
 
 @pytest.mark.parametrize("bar", ["|", "||"])
