@@ -311,7 +311,7 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
             info = level_information(design, block)
             if np.all(np.isfinite(info)) and np.median(info) >= centring_threshold(design):
                 chosen[block.key] = float(np.median(info))
-            elif block.intercept_only and _intercepts_informed(design, block):
+            elif block.intercept_only and _intercepts_informed(design, block, info):
                 chosen[block.key] = float(np.median(info))  # a random intercept alone: see centred_intercept_blocks
     if continuous_outcome(design) and chosen:  # of a continuous outcome "auto" centres the best informed block
         best = max(chosen, key=chosen.get)
@@ -360,7 +360,7 @@ def centred_intercept_blocks(design: Design, parameterization: str | dict = "aut
     return out
 
 
-def _intercepts_informed(design: Design, block: GroupBlock) -> bool:
+def _intercepts_informed(design: Design, block: GroupBlock, info: np.ndarray | None = None) -> bool:
     """"auto"'s rule for centring a block's intercepts alone (:func:`centred_intercept_blocks`; for a block
     without slopes that is the centred form): the model's only block, a binomial or count outcome, an
     Intercept and another fixed column (the intercepts are then centred around the fixed part), and an
@@ -370,14 +370,15 @@ def _intercepts_informed(design: Design, block: GroupBlock) -> bool:
     120 divergences in 4,000 draws."""
     return (len(design.blocks) == 1 and not continuous_outcome(design) and not design.eta_names
             and "Intercept" in design.X_columns and len(design.X_columns) > 1 and block.columns[0] == "Intercept"
-            and intercept_ratio(design, block) >= CENTRED_INTERCEPT_MIN_RATIO)
+            and intercept_ratio(design, block, info) >= CENTRED_INTERCEPT_MIN_RATIO)
 
 
-def intercept_ratio(design: Design, block: GroupBlock) -> float:
+def intercept_ratio(design: Design, block: GroupBlock, info: np.ndarray | None = None) -> float:
     """The data-to-prior ratio of the block's level intercepts: median level information
-    (:func:`level_information`) times their estimated variance (:func:`intercept_variance`); NaN without
-    a rule for the family. E.g. 8.0 for the doctors of benchmarks/ model (a) (4.9 × 1.6)."""
-    info = level_information(design, block)
+    (:func:`level_information`; ``info`` if already computed) times their estimated variance
+    (:func:`intercept_variance`); NaN without a rule for the family. E.g. 8.0 for the doctors of
+    benchmarks/ model (a) (4.9 × 1.6)."""
+    info = level_information(design, block) if info is None else info
     if not np.all(np.isfinite(info)):
         return float("nan")
     return float(np.median(info)) * intercept_variance(design, block)
