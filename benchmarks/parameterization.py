@@ -11,6 +11,8 @@ of the machine. Also records, per block, the median level information
 
     .venv/bin/python benchmarks/parameterization.py             # every case, seeds 1 and 2
     .venv/bin/python benchmarks/parameterization.py --cases sleepstudy,hospital --seeds 1
+    .venv/bin/python benchmarks/parameterization.py --forms noncentred,auto \
+        --cases grouseticks,nested_1,nested_6,nested_200 --out benchmarks/results/parameterization_nested.csv
     .venv/bin/python benchmarks/parameterization.py --forms noncentred_at_means,centred_intercept \
         --cases hospital,hospital_30,bern_weak,bern_tiny,bern_level,bern_level_weak,pois_weak,pois_level,pois_mid \
         --out benchmarks/results/parameterization_intercept.csv   # intercepts centred, slopes not
@@ -58,6 +60,23 @@ def simulated(family: str, groups: int, rows: int, sd0: float, sd1: float, x_mea
 
 
 SIMPLE = "y ~ x + (1 + x | g)"
+
+
+def nested(rate: float, locations: int = 40, broods: int = 2, chicks: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Poisson counts of chicks in broods in locations (grouseticks' shape): location sd 0.5, brood sd 0.7,
+    an observation-level sd 0.3, a location-level predictor h; ``rate``: the typical count."""
+    rng = np.random.default_rng(seed)
+    loc = np.repeat(np.arange(locations), broods * chicks)
+    brood = np.repeat(np.arange(locations * broods), chicks)
+    h = rng.normal(0, 1, locations)
+    eta = (np.log(rate) + 0.3 * h[loc] + rng.normal(0, 0.5, locations)[loc]
+           + rng.normal(0, 0.7, locations * broods)[brood] + rng.normal(0, 0.3, loc.size))
+    return pd.DataFrame({"y": rng.poisson(np.exp(eta)), "h": h[loc], "loc": loc.astype(str),
+                         "brood": brood.astype(str), "chick": np.arange(loc.size).astype(str)})
+
+
+NESTED = "y ~ h + (1 | brood) + (1 | loc) + (1 | chick)"
+GROUSE = "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)"
 LEVEL = "y ~ x + w + (1 + x | g)"
 INTERCEPT = "y ~ x + w + (1 | g)"
 CASES = {
@@ -98,6 +117,12 @@ CASES = {
                                                   w_effect=0.3), "poisson"),
     "bern_int_strong": lambda: (INTERCEPT, simulated("bernoulli", 50, 40, 1.0, 0.0, 0.0, intercept=-1.0,
                                                      w_effect=0.5), "bernoulli"),
+    # nested random intercepts: "auto" centres the finest informed one around the others' effects
+    "grouseticks": lambda: (GROUSE, pd.read_csv(SHARED / "grouseticks.csv").astype(
+        {"BROOD": str, "INDEX": str, "LOCATION": str, "YEAR": str}), "poisson"),
+    "nested_1": lambda: (NESTED, nested(1.0), "poisson"),
+    "nested_6": lambda: (NESTED, nested(6.0), "poisson"),
+    "nested_200": lambda: (NESTED, nested(200.0), "poisson"),
 }
 
 
@@ -123,6 +148,7 @@ def run(case: str, form: str, seed: int) -> dict:
     return {"case": case, "form": form, "seed": seed, "family": family, "rows": model.design.n,
             "levels": ";".join(str(len(b.levels)) for b in model.design.blocks), **info,
             "min_ess_bulk": float(table.ess_bulk.min()), "min_ess_param": str(table.ess_bulk.idxmin()),
+            "min_ess_tail": float(table.ess_tail.min()),
             "steps_per_draw": steps / (SAMPLER["chains"] * SAMPLER["draws"]),
             "ess_per_1000_steps": 1000 * float(table.ess_bulk.min()) / steps,
             "divergences": int(stats["diverging"].sum()), "seconds": round(seconds, 1),

@@ -195,14 +195,12 @@ def level_information(design: Design, block: GroupBlock) -> np.ndarray:
     return np.bincount(block.codes, weights=weight, minlength=len(block.levels))
 
 
-def intercept_variance(design: Design, block: GroupBlock) -> float:
-    """Moment estimate of the variance of the block's level intercepts on the link scale (logit or log),
-    at the slope columns' means: the variance over levels of their empirical link-scale means minus the
-    mean sampling variance of those (binomial: log((s + ½)/(n − s + ½)), variance 1/(s + ½) + 1/(n − s + ½);
-    counts: log((s + ½)/rows), variance 1/(s + ½)), at least 0. NaN for families without such a rule.
-    The fixed effects are left in, so level-level predictors count as level variation.
+def empirical_level_means(design: Design, block: GroupBlock) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each level's empirical mean on the link scale and its sampling variance, from the data alone:
+    binomial (logit) log((s + ½)/(n − s + ½)), variance 1/(s + ½) + 1/(n − s + ½); counts (log)
+    log((s + ½)/rows), variance 1/(s + ½). None for families without such a rule.
 
-    >>> # intercept_variance(design, design.blocks[0])  # -> 1.6 for the doctors of benchmarks/ model (a)
+    >>> # means, noise = empirical_level_means(design, design.blocks[0])   # one value per level each
     """
     response, codes, n_levels = design.response, block.codes, len(block.levels)
     y = response.y.astype(float)
@@ -213,10 +211,27 @@ def intercept_variance(design: Design, block: GroupBlock) -> float:
         means = np.log((successes + 0.5) / (trials - successes + 0.5))
         noise = 1 / (successes + 0.5) + 1 / (trials - successes + 0.5)
     elif design.family.name in ("poisson", "negativebinomial") and design.link == "log":
-        means = np.log((successes + 0.5) / np.bincount(codes, minlength=n_levels))
+        means = np.log((successes + 0.5) / np.maximum(np.bincount(codes, minlength=n_levels), 1))
         noise = 1 / (successes + 0.5)
     else:
+        return None
+    return means, noise
+
+
+def intercept_variance(design: Design, block: GroupBlock) -> float:
+    """Moment estimate of the variance of the block's level intercepts on the link scale (logit or log),
+    at the slope columns' means: the variance over levels of their empirical link-scale means minus the
+    mean sampling variance of those (:func:`empirical_level_means`), at least 0. NaN for families without
+    such a rule. The fixed effects are left in, so level-level predictors count as level variation, and so
+    do the effects of the blocks the block is nested in (:func:`containing_blocks`): all of them are in the
+    mean its levels are centred around when "auto" centres it.
+
+    >>> # intercept_variance(design, design.blocks[0])  # -> 1.6 for the doctors of benchmarks/ model (a)
+    """
+    empirical = empirical_level_means(design, block)
+    if empirical is None:
         return float("nan")
+    means, noise = empirical
     return max(float(np.var(means) - np.mean(noise)), 0.0)
 
 
@@ -281,8 +296,14 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     ``"noncentred"`` (every block ``u = z · diag(sd) Lᵀ``), ``"centred"`` (every block), ``"auto"``:
     a block is centred when its median level information (:func:`level_information`) is at least
     ``CENTRED_MIN_INFORMATION`` — e.g. counts in the thousands per group, where the non-centred form
-    mixes badly — or when it is a random intercept alone, the model's only block, whose intercepts are
-    informed (:func:`_intercepts_informed`, from a data-to-prior ratio of 3), and non-centred otherwise.
+    mixes badly — or when it is a random intercept whose intercepts are informed (:func:`_intercepts_informed`,
+    from a data-to-prior ratio of 3; the model's only block, or nested among the others, as broods in
+    locations: then only the finest such block), and non-centred otherwise. A block containing another
+    centred one (:func:`containing_blocks`) stays non-centred: its effects join that block's mean, and
+    its levels are informed through that block's levels. On simulated chicks in broods in locations
+    (``tests/test_parameterization.py``'s data, 4 × (1000 + 1000)), with counts near 200 the rule centres
+    the chicks alone (9-12 s, 14-34 ESS per second) where it used to centre all three blocks (150-163 s with
+    the low-rank mass matrix they needed, 0.3-7.6 ESS per second).
     For continuous outcomes the information is each level's
     smallest estimated data-to-prior ratio (:func:`continuous_level_ratios`), centred from 1.5: in
     ``benchmarks/parameterization.py`` the centred form won at 1.7 (sleepstudy, 4.2× the ESS per gradient),
@@ -303,6 +324,7 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
         raise GLMMInputError(f"parameterization names grouping factor(s) not in the formula: {', '.join(unknown)}; "
                              f"the formula's are: {', '.join(b.label for b in design.blocks) or 'none'}")
     asked, chosen = [], {}  # explicit "centred" blocks; blocks "auto" would centre, with their median information
+    intercepts = []  # random intercepts "auto" would centre by their intercepts' rule: only the finest is
     for block in design.blocks:
         mode = block_mode(parameterization, block)
         if mode == "centred" or (mode == "centred_intercept" and block.intercept_only and not block.eta_names):
@@ -312,7 +334,13 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
             if np.all(np.isfinite(info)) and np.median(info) >= centring_threshold(design):
                 chosen[block.key] = float(np.median(info))
             elif block.intercept_only and _intercepts_informed(design, block, info):
-                chosen[block.key] = float(np.median(info))  # a random intercept alone: see centred_intercept_blocks
+                intercepts.append(block.key)  # a random intercept: see centred_intercept_blocks
+    if intercepts:
+        chosen[finest_block(design, intercepts)] = 0.0
+    # a block containing another chosen one is informed through that one's levels (they are centred around
+    # its effects, containing_blocks), not by the data directly: it stays non-centred
+    chosen = {key: value for key, value in chosen.items()
+              if not any(key in containing_blocks(design, other) for other in chosen if other != key)}
     if continuous_outcome(design) and chosen:  # of a continuous outcome "auto" centres the best informed block
         best = max(chosen, key=chosen.get)
         chosen = {best: chosen[best]}
@@ -350,27 +378,83 @@ def centred_intercept_blocks(design: Design, parameterization: str | dict = "aut
 
     >>> # centred_intercept_blocks(design)  # -> ["DID"] for model (a) of benchmarks/
     """
-    out = []
+    asked, informed = [], []
     for block in design.blocks:
         if block.key in centred or block.eta_names or block.intercept_only or block.columns[0] != "Intercept":
             continue
         mode = block_mode(parameterization, block)
-        if mode == "centred_intercept" or (mode == "auto" and not centred and _intercepts_informed(design, block)):
-            out.append(block.key)
-    return out
+        if mode == "centred_intercept":
+            asked.append(block.key)
+        elif mode == "auto" and not centred and _intercepts_informed(design, block):
+            informed.append(block.key)
+    chosen = set(asked) | ({finest_block(design, informed)} if informed else set())
+    return [b.key for b in design.blocks if b.key in chosen]
 
 
 def _intercepts_informed(design: Design, block: GroupBlock, info: np.ndarray | None = None) -> bool:
     """"auto"'s rule for centring a block's intercepts alone (:func:`centred_intercept_blocks`; for a block
-    without slopes that is the centred form): the model's only block, a binomial or count outcome, an
-    Intercept and another fixed column (the intercepts are then centred around the fixed part), and an
-    intercept data-to-prior ratio (:func:`intercept_ratio`) of at least ``CENTRED_INTERCEPT_MIN_RATIO``.
-    With other blocks beside it the ratio, which reads all variation between the block's levels as its
-    own, can be far too high: on grouseticks ((c) of benchmarks/) BROOD's is 8.7, yet centring it gave
-    120 divergences in 4,000 draws."""
-    return (len(design.blocks) == 1 and not continuous_outcome(design) and not design.eta_names
+    without slopes that is the centred form): a binomial or count outcome, an Intercept and another fixed
+    column (the intercepts are then centred around the fixed part), a block that is not observation-level,
+    that every other block either contains (:func:`containing_blocks`: their effects move into its levels'
+    mean) or is nested in, and an intercept data-to-prior ratio (:func:`intercept_ratio`) of at least
+    ``CENTRED_INTERCEPT_MIN_RATIO``. Beside a crossed block the ratio, which reads all variation between
+    the block's levels as its own, can be far too high; beside blocks it is nested in that variation is
+    what the centred levels carry. Of several such blocks only the finest is centred (:func:`finest_block`).
+
+    On grouseticks ((c) of benchmarks/: chicks in broods in locations) BROOD, centred around the fixed
+    part and its location's effect, gave 2.8 to 3.4 ESS per 1,000 leapfrog steps against 0.1 to 0.8
+    centred around the fixed part alone (14 to 356 divergences) and 0.04 to 0.56 non-centred; LOCATION
+    centred instead gave 0.1 to 0.4 (hand-written PyMC models, 3 seeds each, 4 × (1000 + 1000))."""
+    return (not continuous_outcome(design) and not design.eta_names
             and "Intercept" in design.X_columns and len(design.X_columns) > 1 and block.columns[0] == "Intercept"
+            and len(block.levels) < design.n and nested_among_blocks(design, block)
             and intercept_ratio(design, block, info) >= CENTRED_INTERCEPT_MIN_RATIO)
+
+
+def containing_blocks(design: Design, block_key: str | None) -> list[str]:
+    """Keys of the other blocks whose per-row term is constant within every level of ``block_key``: the
+    grouping factors it is nested in (a brood's location), whose columns, if any besides the intercept,
+    are constant within its levels too.
+
+    When the block is centred on the intercept (:func:`intercept_block`) their terms move into the mean its
+    levels are drawn around, as the level-level predictors do (:func:`level_columns`): the data pin each
+    level's total, and split between the level and the group it sits in that total is a ridge.
+
+    >>> # containing_blocks(design, "BROOD")  # -> ["LOCATION"] for grouseticks' (1 | BROOD) + (1 | LOCATION)
+    """
+    block = next((b for b in design.blocks if b.key == block_key), None)
+    if block is None or design.eta_names:
+        return []
+    first = np.unique(block.codes, return_index=True)[1]
+    if len(first) != len(block.levels):
+        return []
+    out = []
+    for other in design.blocks:
+        if other.key == block.key or other.eta_names:
+            continue
+        if not np.array_equal(other.codes, other.codes[first][block.codes]):
+            continue
+        Z = None if other.intercept_only else np.asarray(other.Z)
+        if Z is None or np.array_equal(Z, Z[first][block.codes]):
+            out.append(other.key)
+    return out
+
+
+def nested_among_blocks(design: Design, block: GroupBlock) -> bool:
+    """Whether every other block of the design contains ``block`` (:func:`containing_blocks`) or is nested
+    in it (as an observation-level effect is in every block)."""
+    inside = set(containing_blocks(design, block.key))
+    return all(other.key in inside or block.key in containing_blocks(design, other.key)
+               for other in design.blocks if other.key != block.key)
+
+
+def finest_block(design: Design, keys: list[str]) -> str | None:
+    """Of the blocks ``keys``, the one every other of them contains (:func:`containing_blocks`), else the
+    first; None for no keys."""
+    for key in keys:
+        if set(keys) - {key} <= set(containing_blocks(design, key)):
+            return key
+    return keys[0] if keys else None
 
 
 def intercept_ratio(design: Design, block: GroupBlock, info: np.ndarray | None = None) -> float:
@@ -461,13 +545,16 @@ def intercept_block(design: Design, priors: PriorSet, centred: list[str]) -> str
     With a centred block of well-informed levels, each level's total ``Intercept + u_g`` is pinned by
     the data but the split between them is not: a ridge that a diagonal mass matrix cannot follow.
     Sampling ``v_g ~ N(Intercept, sd)`` instead (hierarchical centring; Gelfand, Sahu & Carlin 1995)
-    removes it. Applies to the first block in ``centred`` (centred or ``"centred_intercept"`` blocks) with
-    an ``Intercept`` column when the intercept is the separate ``Intercept_c`` (one linear predictor, at
-    least one slope). The block's level-level predictors (:func:`level_columns`) move into that mean too.
+    removes it. Applies to the finest block (:func:`finest_block`) in ``centred`` (centred or
+    ``"centred_intercept"`` blocks) with an ``Intercept`` column when the intercept is the separate
+    ``Intercept_c`` (one linear predictor, at least one slope). The block's level-level predictors
+    (:func:`level_columns`) and the effects of the blocks it is nested in (:func:`containing_blocks`) move
+    into that mean too, and its levels' intercepts start at their empirical values
+    (:func:`empirical_level_means`, where the family has a rule).
     """
     if design.eta_names or centring(design, priors) is None:
         return None
-    return next((b.key for b in design.blocks if b.key in centred and "Intercept" in b.columns), None)
+    return finest_block(design, [b.key for b in design.blocks if b.key in centred and "Intercept" in b.columns])
 
 
 def centred_slopes(design: Design, block_key: str | None) -> list[str]:
@@ -520,6 +607,7 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
     # fixed slopes that become the centred block's means, and fixed terms constant within its levels
     moved = centred_slopes(design, hierarchical) if hierarchical in centred else []
     by_level = level_columns(design, hierarchical, moved)
+    absorbed = containing_blocks(design, hierarchical)  # blocks it is nested in: their effects join its mean
     level_rows = np.unique(next((b.codes for b in design.blocks if b.key == hierarchical), np.zeros(0, int)),
                            return_index=True)[1]
     with pm.Model(coords=coords) as model:
@@ -554,9 +642,14 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
                                                       for c in moved), 0.0) + sum(level_terms, 0.0)
         if centre is not None and design.X_columns and not design.eta_names and hierarchical is None:
             eta = eta + intercept
-        for block in design.blocks:
-            eta = eta + _group_effects(block, priors, block.key in centred, means if block.key == hierarchical else None,
-                                       block.key in at_means, block.key in partly)
+        for block in sorted(design.blocks, key=lambda b: b.key not in absorbed):  # absorbed ones first
+            forms = (block.key in centred, block.key in at_means, block.key in partly)
+            if block.key in absorbed:  # its term at the hierarchical block's levels, in their mean
+                means["Intercept"] = means["Intercept"] + _group_effects(block, priors, *forms, rows=level_rows)
+                continue
+            start = level_starts(design, block) if block.key == hierarchical else None
+            eta = eta + _group_effects(block, priors, *forms, means=means if block.key == hierarchical else None,
+                                       start=start)
         aux = {name: _aux_variable(design, name, prior) for name, prior in priors.aux.items()}
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
         if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
@@ -702,8 +795,19 @@ def _aggregated_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, n
     return out
 
 
-def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, means: dict | None = None,
-                   at_means: bool = False, partly: bool = False):
+def level_starts(design: Design, block: GroupBlock) -> np.ndarray | None:
+    """Where sampling starts the intercepts of a block centred on the intercept (:func:`intercept_block`):
+    its levels' empirical link-scale means (:func:`empirical_level_means`), None where the family has no
+    rule. PyMC's default, the mean the levels are drawn around (jittered), can be far from counts in the
+    tens: on grouseticks with BROOD centred 3 of 4 seeds gave chains stuck from the start (R-hat 3.4-8.6),
+    none with these starts."""
+    empirical = empirical_level_means(design, block)
+    return None if empirical is None else empirical[0]
+
+
+def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, at_means: bool = False,
+                   partly: bool = False, means: dict | None = None, start: np.ndarray | None = None,
+                   rows: np.ndarray | None = None):
     """Group-level effects of one block (non-centred ``z``, or ``centred``: ``u`` itself), gathered per row.
 
     With ``means`` (column → its fixed-effect part: the intercept, and the slopes of :func:`centred_slopes`;
@@ -711,13 +815,21 @@ def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, m
     other columns; ``u_<key> = v − m`` is kept as a deterministic and the returned per-row part includes the
     fixed part (a value per level for the Intercept when level-level predictors moved into it). With
     ``at_means`` (non-centred only) the effects are drawn at the slope means (:func:`effects_from_z`); with
-    ``partly`` the intercepts are centred, the slopes not (:func:`_partly_centred_effects`)."""
+    ``partly`` the intercepts are centred, the slopes not (:func:`_partly_centred_effects`). ``start``: per
+    level, where sampling starts the intercepts of ``v_<key>`` (:func:`level_starts`). ``rows``: the part of
+    those rows (fixed positions, a block's term at another block's levels: :func:`containing_blocks`)
+    instead of every row's."""
     import pymc as pm
     import pytensor.tensor as pt
 
     key, k = block.key, len(block.coef_names)
     level_dim, coef_dim = f"{key}__level", f"{key}__coef"
     idx = pm.Data(f"idx_{key}", block.codes, dims=OBS)
+    Z = None
+    if not block.intercept_only and not block.eta_names:
+        Z = pm.Data(f"Z_{key}", block.Z, dims=(OBS, coef_dim))
+    if rows is not None:  # the level mapping is a property of the levels: the same for any subset of rows
+        idx, Z = pt.as_tensor(block.codes[rows]), None if Z is None else pt.as_tensor(np.asarray(block.Z)[rows])
     if not centred and not partly:
         z = pm.Normal(f"z_{key}", 0.0, 1.0, dims=(level_dim, coef_dim))
     sd_prior = priors.sd[key]
@@ -730,15 +842,16 @@ def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, m
     else:
         sd = vector_prior(f"sd_{key}", [sd_prior] * k, dims=coef_dim)
     if partly:
-        return _partly_centred_effects(block, idx, chol if block.correlated else pt.diag(sd),
-                                       means["Intercept"] if means is not None else 0.0)
+        return _partly_centred_effects(block, idx, Z, chol if block.correlated else pt.diag(sd),
+                                       means["Intercept"] if means is not None else 0.0, start)
     if means is not None:  # one row per level only when level-level predictors moved into the means
         per_level = any(getattr(value, "ndim", 0) for value in means.values())
         mean = pt.zeros((len(block.levels), k) if per_level else k)
         for column, value in means.items():
             mean = pt.set_subtensor(mean[..., block.columns.index(column)], value)
+        initval = start[:, None] if start is not None and k == 1 else None
         v = pm.MvNormal(f"v_{key}", mu=mean, chol=chol, dims=(level_dim, coef_dim)) if block.correlated \
-            else pm.Normal(f"v_{key}", mean, sd, dims=(level_dim, coef_dim))
+            else pm.Normal(f"v_{key}", mean, sd, dims=(level_dim, coef_dim), initval=initval)
         pm.Deterministic(f"u_{key}", v - mean, dims=(level_dim, coef_dim))
         u = v  # the per-row part below then carries the intercept
     elif centred:
@@ -756,11 +869,10 @@ def _group_effects(block: GroupBlock, priors: PriorSet, centred: bool = False, m
         return (u[idx] * Z[:, None, :]).sum(axis=2)
     if block.intercept_only:  # the column first, then the rows: a 1-d gather (its gradient ~1.5x faster)
         return u[:, 0][idx]
-    Z = pm.Data(f"Z_{key}", block.Z, dims=(OBS, coef_dim))
     return (u[idx] * Z).sum(axis=1)
 
 
-def _partly_centred_effects(block: GroupBlock, idx, root, base):
+def _partly_centred_effects(block: GroupBlock, idx, Z, root, base, start: np.ndarray | None = None):
     """Per-row effects of a ``"centred_intercept"`` block (:func:`centred_intercept_blocks`).
 
     In the coordinates at the slope means (``u* = A u``, covariance ``A Σ Aᵀ = L* L*ᵀ``; see
@@ -768,7 +880,8 @@ def _partly_centred_effects(block: GroupBlock, idx, root, base):
     ``base`` the fixed part of the level's intercept (:func:`intercept_block`; 0 if none), and its slopes
     non-centred given it: ``u*_s = (L*_s0 / L*₀₀) (v − base) + L*_ss z_s`` with ``z_<key>`` (levels × slopes)
     standard normal. Given Σ, ``u* ~ N(0, L* L*ᵀ)`` exactly, so ``u = A⁻¹ u* ~ N(0, Σ)``: the same model.
-    ``u_<key>`` is kept as a deterministic. Per row the effects add ``v + Σ_s u*_s (Z_s − m̄_s)``."""
+    ``u_<key>`` is kept as a deterministic. Per row (``idx``, ``Z``) the effects add ``v + Σ_s u*_s (Z_s − m̄_s)``;
+    ``start``: where sampling starts ``v`` (:func:`level_starts`)."""
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -780,13 +893,12 @@ def _partly_centred_effects(block: GroupBlock, idx, root, base):
     A, A_inv = np.eye(k) + shift, np.eye(k) - shift
     rooted = A @ root
     L_star = pt.linalg.cholesky(rooted @ rooted.T)
-    v = pm.Normal(f"v_{key}", base, L_star[0, 0], dims=level_dim)
+    v = pm.Normal(f"v_{key}", base, L_star[0, 0], dims=level_dim, initval=start)
     z = pm.Normal(f"z_{key}", 0.0, 1.0, dims=(level_dim, f"{key}__slope"))
     intercepts = v - base
     slopes = intercepts[:, None] * (L_star[1:, 0] / L_star[0, 0]) + z @ L_star[1:, 1:].T
     u_star = pt.concatenate([intercepts[:, None], slopes], axis=1)
     pm.Deterministic(f"u_{key}", u_star @ A_inv.T, dims=(level_dim, coef_dim))
-    Z = pm.Data(f"Z_{key}", block.Z, dims=(OBS, coef_dim))
     per_level = pt.concatenate([v[:, None], slopes], axis=1)  # one gather per row (its gradient is the cost)
     return (per_level[idx] * (Z - shift[0])).sum(axis=1)
 

@@ -62,7 +62,8 @@ class GLMM:
         :func:`~glmm_bayes.builder.centred_intercept_blocks`). ``"auto"`` samples a block centred when its
         levels are well informed, else non-centred, with the effects of a block with slopes drawn at the
         slope columns' means, or (binary and count outcomes) only its intercepts centred when they are
-        informed. Every form is the same model.
+        informed. A centred block is centred around the fixed part and the effects of the grouping factors
+        it is nested in (broods around their location's effect). Every form is the same model.
     """
 
     def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None,
