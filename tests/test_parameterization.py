@@ -336,7 +336,7 @@ NESTED = "y ~ h + (1 | brood) + (1 | loc) + (1 | chick)"
 def test_nesting_between_blocks():
     """``containing_blocks``: the blocks whose term is constant within a block's levels (the factors it is
     nested in); crossed factors and slopes that vary within the levels are not."""
-    from glmm_bayes.builder import containing_blocks, finest_block, nested_among_blocks
+    from glmm_bayes.builder import containing_blocks, finest_block, is_innermost
 
     df = _nested_counts()
     design = gb.GLMM(NESTED + " + (1 | season)", df, family="poisson").design
@@ -344,7 +344,10 @@ def test_nesting_between_blocks():
     assert containing_blocks(design, "chick") == ["brood", "loc", "season"]
     assert containing_blocks(design, "loc") == [] and containing_blocks(design, None) == []
     blocks = {b.key: b for b in design.blocks}
-    assert not nested_among_blocks(design, blocks["brood"])  # season is crossed with the broods
+    assert not is_innermost(design, blocks["brood"])  # season is crossed with the broods
+    plain = gb.GLMM(NESTED, df, family="poisson").design
+    plain_blocks = {b.key: b for b in plain.blocks}
+    assert is_innermost(plain, plain_blocks["brood"]) and not is_innermost(plain, plain_blocks["loc"])
     assert finest_block(design, ["loc", "brood"]) == "brood" and finest_block(design, ["loc", "season"]) == "loc"
     slopes = gb.GLMM("y ~ h + (1 | brood) + (1 + y | loc)", df.assign(y=df["y"] % 2), family="bernoulli").design
     assert containing_blocks(slopes, "brood") == []  # loc's slope column varies within broods
