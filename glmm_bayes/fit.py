@@ -39,11 +39,13 @@ class Fit:
     """Posterior draws of a :class:`glmm_bayes.GLMM` plus what is needed to summarise and predict."""
 
     def __init__(self, model, idata, backend: str = "", seconds: float = 0.0, warn: bool = True,
-                 check: bool = True):
+                 check: bool = True, log_likelihood_on_read: bool = False):
         """``check=False``: draws that are not MCMC output (prior draws wrapped for simulation) skip the
-        convergence diagnostics until :attr:`diagnostics` is read."""
+        convergence diagnostics until :attr:`diagnostics` is read. ``log_likelihood_on_read``: ``idata``
+        lacks its ``log_likelihood`` group, which reading :attr:`idata` computes (once)."""
         self.model = model
-        self.idata = idata
+        self._idata = idata
+        self._log_likelihood_on_read = log_likelihood_on_read
         self.backend = backend
         self.seconds = seconds
         self._params: xr.Dataset | None = None
@@ -51,22 +53,41 @@ class Fit:
             diagnose(idata, self.parameter_draws(), seconds, warn=warn) if check else None)
 
     @property
+    def idata(self) -> xr.DataTree:
+        """The ArviZ DataTree: ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data`` (and
+        ``posterior_predictive`` once drawn). A fit's pointwise log-likelihood is computed when this is first
+        read, or by ``loo()``/``waic()``/``save()``, not while fitting (as brms and bambi do): a fit of the
+        8,525-row model (a) of benchmarks/ returns 1.2 s sooner. A fit too big to hold it
+        (:meth:`glmm_bayes.GLMM.fit`'s ``log_likelihood``) leaves it out here too.
+
+        >>> # fit.idata["log_likelihood"]["y"]   # (chain, draw, obs), computed now if not yet
+        """
+        if self._log_likelihood_on_read:
+            self._log_likelihood_on_read = False
+            self.ensure_log_likelihood()
+        return self._idata
+
+    @idata.setter
+    def idata(self, value: xr.DataTree) -> None:
+        self._idata, self._log_likelihood_on_read = value, False
+
+    @property
     def diagnostics(self) -> Diagnostics:
         """R-hat, ESS, divergences and BFMI of the draws, with plain-language warnings."""
         if self._diagnostics is None:
-            self._diagnostics = diagnose(self.idata, self.parameter_draws(), self.seconds, warn=False)
+            self._diagnostics = diagnose(self._idata, self.parameter_draws(), self.seconds, warn=False)
         return self._diagnostics
 
     # ---------------------------------------------------------- draws
     @property
     def environment(self) -> dict[str, str]:
         """Package versions the draws were made with (recorded at save time; current ones before)."""
-        stored = self.idata.attrs.get("glmm_environment")
+        stored = self._idata.attrs.get("glmm_environment")
         return json.loads(stored) if stored else environment()
 
     @property
     def posterior(self) -> xr.Dataset:
-        return self.idata["posterior"].to_dataset()
+        return self._idata["posterior"].to_dataset()
 
     def parameter_draws(self) -> xr.Dataset:
         """One variable per labelled parameter (``b_x``, ``sd_g__x``, ``cor_g__a__b``, ``sigma``), dims (chain, draw)."""
@@ -167,15 +188,20 @@ class Fit:
 
         >>> # fit = model.fit(log_likelihood=False); fit.ensure_log_likelihood()["log_likelihood"]["y"]
         """
-        if "log_likelihood" in self.idata.children:
-            return self.idata
+        if "log_likelihood" in self._idata.children:
+            return self._idata
+        from glmm_bayes.glmm import LOGLIK_STORE_MAX
+
         posterior = self.posterior
         model = self.model.pymc_model
-        chains = [inference.add_log_likelihood(model, inference.posterior_as_tree(posterior.isel(chain=[c])),
-                                               observed=False)["log_likelihood"].to_dataset()
-                  for c in range(posterior.sizes["chain"])]
-        self.idata["log_likelihood"] = xr.DataTree(xr.concat(chains, dim="chain"))
-        return self.idata
+        n_chains = posterior.sizes["chain"]
+        at_once = n_chains * posterior.sizes["draw"] * self.model.design.n <= LOGLIK_STORE_MAX
+        parts = [posterior] if at_once else [posterior.isel(chain=[c]) for c in range(n_chains)]  # bounds memory
+        chains = [inference.add_log_likelihood(model, inference.posterior_as_tree(part),
+                                               observed=False)["log_likelihood"].to_dataset() for part in parts]
+        self._idata["log_likelihood"] = xr.DataTree(xr.concat(chains, dim="chain") if len(chains) > 1 else chains[0])
+        self._log_likelihood_on_read = False
+        return self._idata
 
     def loo_data(self):
         """The DataTree LOO is computed on: with observation-level effects integrated out if present.

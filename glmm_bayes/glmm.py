@@ -184,10 +184,11 @@ class GLMM:
         ``draws`` draws in one chain). Its Pareto k diagnostic is in ``fit.diagnostics`` (a warning
         when > 0.7).
 
-        ``log_likelihood``: store the pointwise log-likelihood (chains × draws × rows floats) with the
-        draws. Default: only when that is at most ``LOGLIK_STORE_MAX`` values (400 MB); otherwise
-        :meth:`Fit.ensure_log_likelihood` computes it when ``loo()``/``waic()``/``compare`` need it,
-        so a million-row fit does not hold 32 GB it may never use.
+        ``log_likelihood``: ``True`` computes the pointwise log-likelihood (chains × draws × rows floats)
+        with the draws; ``False`` leaves it out (:meth:`Fit.ensure_log_likelihood` computes it when
+        ``loo()``/``waic()``/``compare`` need it). Default: computed when :attr:`Fit.idata` is first read
+        (or by those) if it is at most ``LOGLIK_STORE_MAX`` values (400 MB), else left out, so a
+        million-row fit does not hold 32 GB it may never use.
         """
         settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": None,
                     "backend": inference.DEFAULT_BACKEND, "target_accept": 0.8}
@@ -200,11 +201,12 @@ class GLMM:
         inference.check_settings(**settings)
         if method not in ("nuts", "vi"):
             raise GLMMInputError(f"method must be 'nuts' or 'vi', got {method!r}")
+        on_read = False  # the default: the log-likelihood is computed when fit.idata is first read
         if log_likelihood is None:
             draws_total = settings["chains"] * settings["draws"] if method == "nuts" else settings["draws"]
-            log_likelihood = draws_total * self.design.n <= LOGLIK_STORE_MAX
+            on_read, log_likelihood = draws_total * self.design.n <= LOGLIK_STORE_MAX, False
         if method == "vi":
-            return self._fit_vi(settings, vi_steps, vi_method, progressbar, warn, log_likelihood)
+            return self._fit_vi(settings, vi_steps, vi_method, progressbar, warn, log_likelihood, on_read)
         if adaptation is None:  # a centred block not centred on the intercept leaves a ridge: low-rank
             on_intercept = intercept_block(self.design, self.prior_set,
                                            self.centred_blocks + self.centred_intercept_blocks)
@@ -223,17 +225,19 @@ class GLMM:
                                      loglik_model=self.pymc_model, log_likelihood=log_likelihood, **settings)
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
         idata.attrs["glmm_environment"] = json.dumps(environment())
-        return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn)
+        return Fit(self, idata, backend=settings["backend"], seconds=timer.seconds, warn=warn,
+                   log_likelihood_on_read=on_read)
 
     def _fit_vi(self, settings: dict, steps: int, vi_method: str, progressbar: bool, warn: bool,
-                log_likelihood: bool) -> Fit:
+                log_likelihood: bool, on_read: bool = False) -> Fit:
         with inference.Timer() as timer:
             idata = inference.fit_vi(self.sampling_model, draws=settings["draws"], steps=steps, seed=settings["seed"],
                                      method=vi_method, progressbar=progressbar, loglik_model=self.pymc_model,
                                      log_likelihood=log_likelihood)
         idata.attrs["glmm_seed"] = -1 if settings["seed"] is None else int(settings["seed"])
         idata.attrs["glmm_environment"] = json.dumps(environment())
-        return Fit(self, idata, backend=f"vi ({vi_method})", seconds=timer.seconds, warn=warn)
+        return Fit(self, idata, backend=f"vi ({vi_method})", seconds=timer.seconds, warn=warn,
+                   log_likelihood_on_read=on_read)
 
     def _checked_rows(self, rows) -> "np.ndarray":
         """``rows`` as row positions: a boolean mask of the design's length or positions 0..n-1, at least one."""

@@ -189,3 +189,15 @@ def test_log_likelihood_left_out_is_computed_when_needed(fit, monkeypatch, tmp_p
     assert again.loo().elpd == pytest.approx(fit.loo().elpd, abs=1e-9)
     monkeypatch.setattr(glmm_module, "LOGLIK_STORE_MAX", 2 * 200 * 120)  # fits exactly: stored
     assert "log_likelihood" in fit.model.fit(seed=11, **SAMPLE).idata.children
+
+
+def test_the_log_likelihood_is_computed_when_idata_is_first_read(fit):
+    """By default a fit returns without its pointwise log-likelihood and computes it when ``fit.idata`` is
+    first read (or by loo/waic/save): the same values as computing it with the draws."""
+    lazy = fit.model.fit(seed=11, **SAMPLE)
+    eager = fit.model.fit(seed=11, log_likelihood=True, **SAMPLE)
+    assert "log_likelihood" not in lazy._idata.children and "log_likelihood" in eager._idata.children
+    lazy.summary(), lazy.ranef(), lazy.diagnostics  # noqa: B018 - none of these needs it
+    assert "log_likelihood" not in lazy._idata.children
+    np.testing.assert_array_equal(lazy.idata["log_likelihood"]["y"].values, eager.idata["log_likelihood"]["y"].values)
+    assert lazy.idata["log_likelihood"]["y"].dims == ("chain", "draw", "obs")
