@@ -297,8 +297,8 @@ def centred_blocks(design: Design, parameterization: str | dict = "auto") -> lis
     a block is centred when its median level information (:func:`level_information`) is at least
     ``CENTRED_MIN_INFORMATION`` — e.g. counts in the thousands per group, where the non-centred form
     mixes badly — or when it is a random intercept whose intercepts are informed (:func:`_intercepts_informed`,
-    from a data-to-prior ratio of 3; the model's only block, or nested among the others, as broods in
-    locations: then only the finest such block), and non-centred otherwise. A block containing another
+    from a data-to-prior ratio of 3; the model's only block, or the innermost grouping factor, as broods in
+    locations, :func:`is_innermost`), and non-centred otherwise. A block containing another
     centred one (:func:`containing_blocks`) stays non-centred: its effects join that block's mean, and
     its levels are informed through that block's levels. On simulated chicks in broods in locations
     (``tests/test_parameterization.py``'s data, 4 × (1000 + 1000)), with counts near 200 the rule centres
@@ -363,7 +363,8 @@ def centred_intercept_blocks(design: Design, parameterization: str | dict = "aut
     2.25 times better: in the non-centred forms a doctor-level predictor (``Experience``) and the
     intercept's sd move only together with all 407 doctors' ``z``.
 
-    "auto" picks it (:func:`_intercepts_informed`) for the model's only block when the outcome is binomial
+    "auto" picks it (:func:`_intercepts_informed`) for the model's only block, or its innermost grouping
+    factor (:func:`is_innermost`; blocks it is nested in join its mean), when the outcome is binomial
     or a count (others follow their own rules, :func:`continuous_level_ratios`), the model has an Intercept
     and another fixed column (so the intercepts are centred around the fixed part), the block's first
     column is the Intercept and the intercepts' data-to-prior ratio, the median level information

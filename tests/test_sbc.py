@@ -52,3 +52,21 @@ def test_sbc_ranks_are_uniform_for_centred_intercepts():
     result = gb.sbc(model, n_sims=N_SIMS, draws=200, tune=300, thin=4, seed=3)
     assert {"b_w", "sd_g__x", "cor_g__Intercept__x"} <= set(result.ranks.columns)
     assert result.min_p_value() > 0.001, result.tests
+
+
+@pytest.mark.slow
+def test_sbc_ranks_are_uniform_for_broods_centred_within_locations():
+    """Nested hierarchical centring (broods centred around the fixed part, with the location-level predictor
+    w, and their location's effect; locations non-centred) is calibrated, starting from the levels' empirical
+    log rates of the data the model was built on whatever each replicate's outcome: Poisson counts."""
+    rng = np.random.default_rng(4)
+    loc = np.repeat(np.arange(10), 8)
+    brood = np.repeat(np.arange(20), 4)
+    df = pd.DataFrame({"y": rng.poisson(4.0, loc.size), "w": rng.normal(size=10)[loc], "loc": loc, "brood": brood})
+    priors = {"Intercept": "normal(1, 0.5)", "b": "normal(0, 0.3)", "sd": "half_normal(0.5)"}
+    model = gb.GLMM("y ~ w + (1 | brood) + (1 | loc)", df, family="poisson", priors=priors,
+                    parameterization={"brood": "centred"})
+    assert model.centred_blocks == ["brood"] and "z_loc" in {v.name for v in model.pymc_model.free_RVs}
+    result = gb.sbc(model, n_sims=N_SIMS, draws=200, tune=300, thin=4, seed=5)
+    assert {"b_w", "sd_brood__Intercept", "sd_loc__Intercept"} <= set(result.ranks.columns)
+    assert result.min_p_value() > 0.001, result.tests
