@@ -423,22 +423,24 @@ def containing_blocks(design: Design, block_key: str | None) -> list[str]:
 
     >>> # containing_blocks(design, "BROOD")  # -> ["LOCATION"] for grouseticks' (1 | BROOD) + (1 | LOCATION)
     """
+    found = _levels_first_rows(design, block_key)
+    if found is None:
+        return []
+    block, constant = found
+    return [other.key for other in design.blocks if other.key != block.key and not other.eta_names
+            and constant(other.codes) and (other.intercept_only or constant(np.asarray(other.Z)))]
+
+
+def _levels_first_rows(design: Design, block_key: str | None):
+    """The block ``block_key`` and a test of whether an array (one value or row per data row) is constant
+    within each of its levels; None for no such block, several linear predictors, or a level without rows."""
     block = next((b for b in design.blocks if b.key == block_key), None)
     if block is None or design.eta_names:
-        return []
+        return None
     first = np.unique(block.codes, return_index=True)[1]
     if len(first) != len(block.levels):
-        return []
-    out = []
-    for other in design.blocks:
-        if other.key == block.key or other.eta_names:
-            continue
-        if not np.array_equal(other.codes, other.codes[first][block.codes]):
-            continue
-        Z = None if other.intercept_only else np.asarray(other.Z)
-        if Z is None or np.array_equal(Z, Z[first][block.codes]):
-            out.append(other.key)
-    return out
+        return None
+    return block, lambda values: np.array_equal(values, values[first][block.codes])
 
 
 def is_innermost(design: Design, block: GroupBlock) -> bool:
@@ -486,15 +488,12 @@ def level_columns(design: Design, block_key: str | None, skip: list[str] = ()) -
 
     >>> # level_columns(design, "DID")  # -> ["Experience"] for model (a) of benchmarks/
     """
-    block = next((b for b in design.blocks if b.key == block_key), None)
-    if block is None or design.eta_names:
+    found = _levels_first_rows(design, block_key)
+    if found is None:
         return []
-    first = np.unique(block.codes, return_index=True)[1]
-    if len(first) != len(block.levels):
-        return []
-    per_level = design.X[first][block.codes]
+    block, constant = found
     return [c for j, c in enumerate(design.X_columns) if c != "Intercept" and c not in skip
-            and c not in block.columns and np.array_equal(design.X[:, j], per_level[:, j])]
+            and c not in block.columns and constant(design.X[:, j])]
 
 
 AT_MEANS_MIN_OFFSET = 0.1  # "auto": draw effects at the slope means when one is this many sds from 0
