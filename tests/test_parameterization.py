@@ -412,3 +412,26 @@ def test_grouseticks_broods_are_centred_within_their_locations():
     assert model.centred_blocks == ["BROOD"] and model.at_means_blocks == model.centred_intercept_blocks == []
     assert containing_blocks(model.design, "BROOD") == ["LOCATION"]
     assert level_columns(model.design, "BROOD") == ["YEAR[96]", "YEAR[97]", "cHEIGHT"]
+
+
+def test_a_block_with_slopes_is_centred_within_the_block_it_is_nested_in():
+    """Binary outcome, ``(1 + x | brood) + (1 | loc)``: "auto" samples the broods ``centred_intercept`` with the
+    location's effect in their intercepts' mean, and η from the reported effects reproduces the model's own
+    log-likelihood (the location term counted once)."""
+    rng = np.random.default_rng(1)
+    df = _nested_counts(locations=40, broods=3, chicks=15, seed=4).assign(x=lambda d: rng.normal(1, 1, len(d)))
+    eta = (-0.5 + 0.4 * df["x"] + rng.normal(0, 0.8, df["brood"].max() + 1)[df["brood"]]
+           + rng.normal(0, 0.5, 40)[df["loc"]])
+    df["y"] = rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    model = gb.GLMM("y ~ x + h + (1 + x | brood) + (1 | loc)", df, family="bernoulli")
+    assert model.centred_intercept_blocks == ["brood"] and model.centred_blocks == []
+    assert {"v_brood", "z_brood", "z_loc"} <= {v.name for v in model.pymc_model.free_RVs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = model.fit(draws=100, tune=200, chains=1, seed=2, progressbar=False)
+    d, draw = model.design, fit.parameter_draws().isel(chain=0, draw=42)
+    effects = fit.random_effects()
+    eta = d.X @ [float(draw[f"b_{c}"]) for c in d.X_columns]
+    eta = eta + sum((effects[b.key].values[0, 42][b.codes] * b.Z).sum(1) for b in d.blocks)
+    np.testing.assert_allclose(stats.bernoulli.logpmf(d.response.y, 1 / (1 + np.exp(-eta))),
+                               fit.idata["log_likelihood"]["y"].values[0, 42], rtol=1e-9)
