@@ -57,7 +57,7 @@ class Fit:
         """The ArviZ DataTree: ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data`` (and
         ``posterior_predictive`` once drawn). A fit's pointwise log-likelihood is computed when this is first
         read, or by ``loo()``/``waic()``/``save()``, not while fitting (as brms and bambi do): a fit of the
-        8,525-row model (a) of benchmarks/ returns 1.2 s sooner. A fit too big to hold it
+        8,525-row model (a) of benchmarks/ returns about 1.1 s sooner. A fit too big to hold it
         (:meth:`glmm_bayes.GLMM.fit`'s ``log_likelihood``) leaves it out here too.
 
         >>> # fit.idata["log_likelihood"]["y"]   # (chain, draw, obs), computed now if not yet
