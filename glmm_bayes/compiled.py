@@ -16,6 +16,12 @@ PyTensor's numba cache directory and a later process loads the machine code inst
 Where a graph has no PyTensor cache key, or nutpie's internals are not the ones this was written for,
 it falls back to ``nutpie.compile_pymc_model``.
 
+Machine code that is not on disk yet is compiled in a forked child process (Linux), and this process
+then loads it like any later one. Freshly JIT-compiled code and the same code loaded from numba's cache
+can differ in the last bit (measured: the row-level fused loop of ``y ~ x``; PyTensor compiles with
+fast-math), so without this the first fit of a model on a machine drew other draws from the same seed
+than every later fit.
+
 Example
 -------
 >>> # compiled = compile_model(glmm.sampling_model)   # first time: compiles and stores; later: loads
@@ -25,6 +31,9 @@ Example
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import sys
 import warnings
 
 import numpy as np
@@ -125,10 +134,10 @@ def _compile_cached(model):
 
     logp_keys = [shared_var_keys[var] for var in logp_fn_pt.get_shared()]
     expand_keys = [shared_var_keys[var] for var in expand_fn_pt.get_shared()]
-    logp_cfunc = _cached_cfunc(_LOGP_TEMPLATE, "logp_cfunc", logp_fn_pt.vm.jit_fn, logp_keys, layout,
-                               {"N_DIM": n_dim}, _logp_signature())
-    expand_cfunc = _cached_cfunc(_EXPAND_TEMPLATE, "expand_cfunc", expand_fn_pt.vm.jit_fn, expand_keys, layout,
-                                 {"N_DIM": n_dim, "N_EXPANDED": n_expanded}, _expand_signature())
+    logp_src = _cfunc_source(_LOGP_TEMPLATE, "logp_cfunc", logp_fn_pt.vm.jit_fn, logp_keys, layout, {"N_DIM": n_dim})
+    expand_src = _cfunc_source(_EXPAND_TEMPLATE, "expand_cfunc", expand_fn_pt.vm.jit_fn, expand_keys, layout,
+                               {"N_DIM": n_dim, "N_EXPANDED": n_expanded})
+    logp_cfunc, expand_cfunc = _cached_cfuncs([(logp_src, _logp_signature()), (expand_src, _expand_signature())])
     dims, coords = cp._prepare_dims_and_coords(model, shape_info, reparameterized_names)
     return cp.CompiledPyMCModel(
         _n_dim=n_dim, dims=dims, _coords=coords,
@@ -158,10 +167,10 @@ def _record_layout(record_dtype, shared_var_keys: dict, shared_data: dict) -> di
     return layout
 
 
-def _cached_cfunc(template: str, name: str, inner, keys: list[str], layout: dict, constants: dict, signature):
-    """A numba C callback from ``template`` calling ``inner`` (a PyTensor numba function) on the data arrays
-    ``keys``, cached under a key built from ``inner``'s own PyTensor cache key and everything the template
-    bakes in (constants, layout, dtypes)."""
+def _cfunc_source(template: str, name: str, inner, keys: list[str], layout: dict, constants: dict):
+    """The Python function of a numba C callback from ``template`` calling ``inner`` (a PyTensor numba function)
+    on the data arrays ``keys``, registered for numba's disk cache under a key built from ``inner``'s own
+    PyTensor cache key and everything the template bakes in (constants, layout, dtypes)."""
     import numba
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor import config
@@ -185,13 +194,75 @@ def _cached_cfunc(template: str, name: str, inner, keys: list[str], layout: dict
     baked = [(layout[k][0], layout[k][1], str(layout[k][2])) for k in keys]
     cache_key = hashlib.sha256(repr((WRAPPER_VERSION, inner_key, src, sorted(constants.items()),
                                      layout["__len__"], baked)).encode()).hexdigest()
-    py_func = compile_numba_function_src(src, name, global_env=env, cache_key=cache_key)
+    return compile_numba_function_src(src, name, global_env=env, cache_key=cache_key)
+
+
+def _cached_cfuncs(functions: list) -> list:
+    """numba C callbacks of ``functions`` ((Python function, signature) pairs), loaded from numba's disk cache;
+    those not there yet are compiled into it by a child process first (:func:`_compile_in_child`)."""
+    import numba
+
+    missing = [(py_func, sig) for py_func, sig in functions if not _on_disk(py_func, sig)]
+    if missing:
+        _compile_in_child(missing)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", numba.NumbaWarning)
         try:
-            return numba.cfunc(signature, cache=True)(py_func)
+            return [numba.cfunc(sig, cache=True)(py_func) for py_func, sig in functions]
         except Exception as err:  # e.g. a cache entry written by another numba: nutpie's own way still works
             raise NotCacheable(f"cached wrapper failed: {err}") from err
+
+
+def _on_disk(py_func, sig) -> bool:
+    """Whether numba's disk cache holds machine code of ``py_func`` for ``sig`` on this CPU (True where numba's
+    cache internals are not the ones this was written for: then nothing is compiled in a child)."""
+    try:
+        from numba.core import sigutils
+        from numba.core.caching import FunctionCache
+        from numba.core.registry import cpu_target
+        from numba.core.typing import signature
+
+        args, return_type = sigutils.normalize_signature(sig)
+        cache = FunctionCache(py_func)
+        key = cache._index_key(signature(return_type, *args), cpu_target.target_context.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 - numba internals changed
+        return True
+
+
+def _compile_in_child(functions: list) -> None:
+    """Compile ``functions`` into numba's disk cache in a forked child process and wait for it (Linux only;
+    elsewhere, or if the child fails, the caller compiles them itself).
+
+    This process then loads the machine code from the cache as a later process would, so the first fit of a
+    model on a machine draws the same draws from a seed as every later one (see the module docstring).
+    A fork shares the model's memory, so nothing is rebuilt; numba's compiler lock is held across the fork so
+    that no other thread of this process is half-way through a compilation the child would inherit.
+    """
+    if sys.platform != "linux" or not hasattr(os, "fork"):
+        return
+    import numba
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Python 3.12's warning on forking a process with threads (and JAX's)
+        with global_compiler_lock:
+            pid = os.fork()
+            if pid == 0:  # the child: compile, store, exit without running any of the parent's exit handlers
+                status = 1
+                try:
+                    warnings.simplefilter("ignore", numba.NumbaWarning)
+                    for py_func, sig in functions:
+                        numba.cfunc(sig, cache=True)(py_func)
+                    status = 0
+                finally:
+                    os._exit(status)
+    try:
+        os.waitpid(pid, 0)
+    except BaseException:  # Ctrl-C while waiting: stop the child too
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
 
 
 def _logp_signature():

@@ -35,7 +35,7 @@ def theirs(glmm):
         raise compiled.NotCacheable("the log density has no PyTensor cache key")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(compiled, "_cached_cfunc", no_key)
+        patch.setattr(compiled, "_cfunc_source", no_key)
         return compile_model(glmm.sampling_model)
 
 
@@ -115,3 +115,36 @@ def test_numpyro_fits_use_the_jax_persistent_cache():
     cache = jax.config.jax_compilation_cache_dir
     assert cache is not None
     assert any(Path(cache).iterdir())  # the jitted sampler was written there
+
+
+FIT_SCRIPT = """
+import hashlib, sys, warnings
+import numpy as np, pandas as pd
+import glmm_bayes as gb
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(3)
+df = pd.DataFrame({"x": rng.normal(size=200)})
+df["y"] = 0.5 + 0.8 * df["x"] + rng.normal(size=200)
+fit = gb.GLMM("y ~ x", df).fit(draws=40, tune=40, chains=1, seed=5, progressbar=False, warn=False)
+print("DRAWS", hashlib.sha256(fit.posterior["b"].values.tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_first_fit_on_an_empty_cache_draws_what_later_fits_draw(tmp_path):
+    """Same seed, same draws, also the very first time a model is compiled on a machine: freshly JIT-compiled
+    machine code can differ in its last bit from the same code loaded from numba's cache (it did for this model:
+    the two runs' draws differed before compile_model compiled missing code in a child process)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env["PYTENSOR_FLAGS"] = ",".join(filter(None, [env.get("PYTENSOR_FLAGS"), f"base_compiledir={tmp_path}"]))
+    hashes = []
+    for _ in range(2):  # the first run compiles everything into the empty cache, the second loads it
+        proc = subprocess.run([sys.executable, "-c", FIT_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        hashes.append(next(line for line in proc.stdout.splitlines() if line.startswith("DRAWS")))
+    assert any((tmp_path / "numba").iterdir())  # the runs did use the empty cache
+    assert hashes[0] == hashes[1]
