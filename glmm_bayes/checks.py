@@ -115,7 +115,15 @@ def loo_pit(fit, seed: int | None = 0) -> np.ndarray:
 
 # ---------------------------------------------------------------- summaries
 def icc(fit, prob: float = 0.95) -> pd.DataFrame:
-    """Latent-scale ICC of each grouping factor's intercept, with a credible interval."""
+    """Latent-scale ICC of each grouping factor's intercept, with a credible interval.
+
+    The residual variance on the latent (link) scale follows Nakagawa, Johnson & Schielzeth (2017): sigma^2
+    (gaussian, lognormal's log T), sigma^2 nu / (nu - 2) (student_t), pi^2/3, 1 or pi^2/6 (logit, probit,
+    cloglog: binary, binomial and ordinal), log(1 + 1/lambda [+ 1/alpha]) (poisson, negative binomial),
+    trigamma(shape) (gamma, log link) and pi^2 / (6 shape^2) (weibull; exponential: shape 1).
+
+    >>> # fit.icc()   # group, icc, sd, q2.5, q97.5
+    """
     design, post = fit.model.design, fit.posterior
     if design.eta_names:
         raise GLMMInputError("icc() is not defined for the categorical family (one latent scale per category)")
@@ -144,6 +152,19 @@ def _latent_residual_variance(fit, total_u: np.ndarray) -> np.ndarray:
         return post["sigma"].values.ravel() ** 2
     if (family in ("bernoulli", "binomial") or design.family.ordinal) and link in LATENT_VARIANCE:
         return np.full_like(total_u, LATENT_VARIANCE[link])
+    if family == "lognormal" or (family == "student_t" and link == "identity"):
+        sigma2 = post["sigma"].values.ravel() ** 2
+        if family == "lognormal":  # log T ~ Normal(eta, sigma): the latent scale is log T itself
+            return sigma2
+        nu = post["nu"].values.ravel()  # a t's variance; infinite for nu <= 2 (the ICC is then 0)
+        return np.where(nu > 2, sigma2 * nu / np.maximum(nu - 2, 1e-300), np.inf)
+    if family in ("weibull", "exponential"):  # log T = eta + log(E) / shape, E ~ Exp(1), var(log E) = pi^2 / 6
+        shape = post["shape"].values.ravel() if family == "weibull" else 1.0
+        return np.broadcast_to(np.pi ** 2 / 6 / np.asarray(shape) ** 2, total_u.shape).astype(float)
+    if family == "gamma" and link == "log":  # var(log Y) of a gamma with that shape: trigamma(shape)
+        from scipy.special import polygamma
+
+        return polygamma(1, post["shape"].values.ravel())
     if family in ("poisson", "negativebinomial") and link == "log":
         if "Intercept" not in design.X_columns:
             raise GLMMInputError("icc() for count models needs a fixed intercept")

@@ -64,6 +64,27 @@ def test_icc_of_simulated_logistic_model_is_recovered():
     assert 0 <= r2.loc["marginal", "mean"] < r2.loc["conditional", "mean"] <= 1
 
 
+@pytest.mark.parametrize("family", ["lognormal", "weibull", "gamma"])
+def test_icc_of_continuous_families_is_recovered(family):
+    """The latent-scale residual variance of each family (sigma^2; pi^2 / (6 shape^2); trigamma(shape)): the
+    95 % interval covers the ICC computed from the simulation's own effects and parameters."""
+    from scipy.special import polygamma
+
+    rng = np.random.default_rng(8)
+    sd, aux = 0.8, {"lognormal": 0.7, "weibull": 2.0, "gamma": 1.5}[family]
+    g = np.repeat(np.arange(50), 20)
+    u = rng.normal(0, sd, 50)
+    eta = 0.5 + u[g]
+    y = {"lognormal": lambda: np.exp(eta + rng.normal(0, aux, g.size)),
+         "weibull": lambda: np.exp(eta) * rng.weibull(aux, g.size),
+         "gamma": lambda: rng.gamma(aux, np.exp(eta) / aux)}[family]()
+    resid = {"lognormal": aux ** 2, "weibull": np.pi ** 2 / 6 / aux ** 2, "gamma": float(polygamma(1, aux))}[family]
+    fit = gb.GLMM("y ~ 1 + (1 | g)", pd.DataFrame({"y": y, "g": g}), family=family).fit(seed=3, **SAMPLE)
+    table = fit.icc()
+    var_u = u.var(ddof=1)  # the drawn effects' variance: 20 rows per group pin each effect down
+    assert table.loc[0, "q2.5"] <= var_u / (var_u + resid) <= table.loc[0, "q97.5"]
+
+
 def test_effective_parameters_below_nominal(fits):
     table = fits["poisson_on_poisson"].effective_parameters().set_index("quantity")["value"]
     assert 0 < table["p_loo"] < table["nominal total"] and table["nominal total"] == 2 + 20
