@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from glmm_bayes.errors import GLMMInputError
 
 PARETO_K_MAX = 0.7
 COMPARE_COLUMNS = ["model", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight", "n_high_pareto_k"]
+KFOLD_COLUMNS = ["model", "elpd_kfold", "se", "elpd_diff", "dse", "p_kfold", "weight"]
 
 
 @dataclass
@@ -87,7 +88,12 @@ class Comparison:
 def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison:
     """Compare fitted models by PSIS-LOO with stacking (or pseudo-BMA) weights.
 
-    ``fits`` maps model names to :class:`~glmm_bayes.fit.Fit` objects fitted to the same rows.
+    ``fits`` maps model names to :class:`~glmm_bayes.fit.Fit` objects fitted to the same rows, or to
+    :class:`KFold` results (``fit.kfold(...)``, one per model, best with the same ``k``, ``group`` and
+    ``seed`` so every model leaves out the same folds); then the table has ``elpd_kfold`` and ``p_kfold``
+    columns and no Pareto k. Fits and k-fold results cannot be mixed.
+
+    >>> # compare({"poisson": fit1.kfold(k=10, group="g"), "negbin": fit2.kfold(k=10, group="g")})
     """
     import arviz as az
 
@@ -95,6 +101,14 @@ def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison
         raise GLMMInputError(f"ic must be 'loo' (ArviZ 1.x compares by PSIS-LOO), got {ic!r}")
     if not isinstance(fits, dict) or len(fits) < 2:
         raise GLMMInputError("compare needs a dict of at least two fits, e.g. {'m1': fit1, 'm2': fit2}")
+    kfolds = [name for name, value in fits.items() if isinstance(value, KFold)]
+    if kfolds:
+        if len(kfolds) < len(fits):
+            raise GLMMInputError(
+                f"compare got k-fold results ({', '.join(kfolds)}) and fits "
+                f"({', '.join(n for n in fits if n not in kfolds)}); elpd_kfold and elpd_loo estimate the same "
+                f"quantity differently, so compare either fits (PSIS-LOO) or a fit.kfold(...) result of every model")
+        return _compare_kfold(fits, method)
     sizes = {name: fit.model.design.n for name, fit in fits.items()}
     if len(set(sizes.values())) > 1:
         raise GLMMInputError(f"models were fitted to different numbers of rows ({sizes}); LOO comparison "
@@ -115,6 +129,38 @@ def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison
         "n_high_pareto_k": [int(np.sum(np.asarray(loos[m].pareto_k) > PARETO_K_MAX)) for m in table.index],
     })
     return Comparison(out[COMPARE_COLUMNS], _reading(out))
+
+
+def _compare_kfold(results: dict, method: str) -> Comparison:
+    """:func:`compare` for :class:`KFold` results: ArviZ's comparison of their pointwise elpd_kfold."""
+    import arviz as az
+
+    sizes = {name: len(r.elpd_i) for name, r in results.items()}
+    if len(set(sizes.values())) > 1:
+        raise GLMMInputError(f"the k-fold results cover different numbers of rows ({sizes}); compare needs the "
+                             f"same observations in every model")
+    designs = {name: r.design for name, r in results.items() if r.design is not None}
+    if len(designs) == len(results):
+        check_same_outcomes(designs)
+    (first, ref), *rest = results.items()
+    other_folds = [name for name, r in rest if not np.array_equal(r.fold, ref.fold)]
+    if other_folds:
+        warnings.warn(f"{', '.join(other_folds)} left out other folds than {first}: the elpd differences are "
+                      f"noisier; run kfold with the same k, group and seed for every model", UserWarning,
+                      stacklevel=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = az.compare({name: r.elpd_data() for name, r in results.items()}, method=method, round_to="none")
+    out = pd.DataFrame({
+        "model": table.index,
+        "elpd_kfold": table["elpd"].to_numpy(float),
+        "se": table["se"].to_numpy(float),
+        "elpd_diff": table["elpd_diff"].to_numpy(float),
+        "dse": table["dse"].to_numpy(float),
+        "p_kfold": table["p"].to_numpy(float),
+        "weight": table["weight"].to_numpy(float),
+    })
+    return Comparison(out[KFOLD_COLUMNS], _reading(out))
 
 
 def check_same_outcomes(designs: dict) -> None:
@@ -147,7 +193,7 @@ def _reading(table: pd.DataFrame) -> str:
         strength = ("clearly" if ratio >= 4 else "probably" if ratio >= 2 else "not clearly")
         text = (f"{best['model']} is better than {second['model']} by {diff:.1f} ± {dse:.1f} elpd; the difference "
                 f"is about {ratio:.1f} SE, so {best['model']} is {strength} the better predictor{weight}")
-    flagged = table.loc[table["n_high_pareto_k"] > 0, "model"].tolist()
+    flagged = table.loc[table["n_high_pareto_k"] > 0, "model"].tolist() if "n_high_pareto_k" in table else []
     if flagged:
         text += (f" Pareto k > {PARETO_K_MAX} for some observations in {', '.join(flagged)}: their elpd is "
                  f"less reliable (consider reloo or k-fold).")
@@ -395,7 +441,11 @@ def loo_moment_match(fit, k_threshold: float = PARETO_K_MAX, max_iters: int = 30
 
 @dataclass
 class KFold:
-    """k-fold cross-validation result: ``elpd`` (sum of pointwise), its ``se``, and per-row/per-group terms."""
+    """k-fold cross-validation result: ``elpd`` (sum of pointwise), its ``se``, and per-row/per-group terms.
+
+    ``p`` is the effective number of parameters as the loo package defines it for k-fold: the full-data
+    log pointwise predictive density minus ``elpd``. Results of several models go into :func:`compare`.
+    """
 
     elpd: float
     se: float
@@ -404,9 +454,25 @@ class KFold:
     by_group: pd.DataFrame | None
     pids: list[int]
     seconds: float
+    p: float = float("nan")
+    p_i: np.ndarray | None = None
+    n_samples: int = 0
+    design: object = field(default=None, repr=False)  # the model's Design: compare checks the outcomes
 
     def __str__(self) -> str:
-        return f"elpd_kfold {self.elpd:.2f} (SE {self.se:.2f}) over {len(np.unique(self.fold))} folds"
+        return (f"elpd_kfold {self.elpd:.2f} (SE {self.se:.2f}), p_kfold {self.p:.1f}, over "
+                f"{len(np.unique(self.fold))} folds")
+
+    def elpd_data(self):
+        """The result as ArviZ's ``ELPDDataLOOKFold`` (what ``arviz.compare`` takes)."""
+        import xarray as xr
+        from arviz_stats.utils import ELPDDataLOOKFold
+
+        n = len(self.elpd_i)
+        p_i = None if self.p_i is None else xr.DataArray(self.p_i, dims=["obs"])
+        return ELPDDataLOOKFold(elpd=self.elpd, se=self.se, p=self.p, n_samples=self.n_samples, n_data_points=n,
+                                scale="log", warning=False, good_k=None, elpd_i=xr.DataArray(self.elpd_i, dims=["obs"]),
+                                n_folds=len(np.unique(self.fold)), p_kfold_i=p_i)
 
 
 def fold_ids(fit, k: int, group: str | None, stratify: str | None, seed: int) -> np.ndarray:
@@ -473,5 +539,7 @@ def kfold(fit, k: int = 10, group: str | None = None, stratify: str | None = Non
         by_group = (pd.DataFrame({group: data[group].astype(str).to_numpy(), "elpd": elpd_i})
                     .groupby(group, sort=True)["elpd"].sum().reset_index())
     n = len(elpd_i)
+    p_i = _logmeanexp(pointwise_loglik(fit.loo_data())) - elpd_i  # full-data lpd_i minus elpd_kfold_i
     return KFold(float(elpd_i.sum()), float(np.sqrt(n * np.var(elpd_i))), elpd_i, folds, by_group,
-                 [r["pid"] for r in results], time.perf_counter() - start)
+                 [r["pid"] for r in results], time.perf_counter() - start, p=float(p_i.sum()), p_i=p_i,
+                 n_samples=int(post.sizes["chain"] * post.sizes["draw"]), design=fit.model.design)

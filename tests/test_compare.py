@@ -175,3 +175,31 @@ def test_kfold_bad_arguments(outlier_fit):
         outlier_fit.kfold(k=50, group="g")
     with pytest.raises(GLMMInputError, match="doctor"):
         outlier_fit.kfold(k=2, group="doctor")
+
+
+def test_compare_of_kfold_results():
+    """k-fold results compare like fits: the true family wins on elpd_kfold, the table's numbers are the
+    results' own (elpd, pointwise difference SE), p_kfold is near p_loo, and fits and k-fold results do not mix."""
+    df = overdispersed(groups=12, per=15)
+    kw = dict(draws=300, tune=300, seed=1, **SAMPLE)
+    fits = {"poisson": gb.GLMM("y ~ x + (1 | g)", df, family="poisson").fit(**kw),
+            "negbin": gb.GLMM("y ~ x + (1 | g)", df, family="negativebinomial").fit(**kw)}
+    results = {name: fit.kfold(k=4, executor="serial", draws=200) for name, fit in fits.items()}
+    comparison = gb.compare(results)
+    table = comparison.table.set_index("model")
+    assert list(comparison.table.columns) == ["model", "elpd_kfold", "se", "elpd_diff", "dse", "p_kfold", "weight"]
+    assert table.index[0] == "negbin" and table["weight"].idxmax() == "negbin"
+    for name, result in results.items():
+        assert table.loc[name, "elpd_kfold"] == pytest.approx(result.elpd)
+        assert table.loc[name, "p_kfold"] == pytest.approx(result.p)
+        # the same notion as p_loo, another estimator (with whole groups left out it can even be negative)
+        assert abs(result.p - fits[name].loo().p) < 0.5 * fits[name].loo().p + 3
+    diff = results["poisson"].elpd_i - results["negbin"].elpd_i
+    assert table.loc["poisson", "elpd_diff"] == pytest.approx(diff.sum())  # < 0: worse than the best
+    assert table.loc["poisson", "dse"] == pytest.approx(np.sqrt(len(diff) * np.var(diff)), rel=1e-6)
+    assert "negbin is better than poisson" in comparison.reading
+    with pytest.raises(GLMMInputError, match="k-fold results .* and fits"):
+        gb.compare({"poisson": results["poisson"], "negbin": fits["negbin"]})
+    with pytest.warns(UserWarning, match="other folds"):
+        gb.compare({"poisson": results["poisson"],
+                    "negbin": fits["negbin"].kfold(k=4, executor="serial", draws=200, seed=9)})
