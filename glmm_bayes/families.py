@@ -295,7 +295,10 @@ def _binomial_dist(eta, link, aux, extra):
 #   distinct count (and its digamma gradient too) and gathered, instead of once per row;
 # - ``y_log``, log y of a positive outcome (gamma, Weibull, lognormal).
 # Without them (None) each function computes the same terms per row.
-LIKELIHOOD_DATA = {"y_const": True, "y_values": False, "y_value_index": True, "y_log": True}  # name → per row?
+# - ``y_zero_index`` / ``y_positive_index``, the rows where y = 0 / y > 0: the zero-inflated and hurdle families
+#   evaluate the branch that differs from the count density on those rows only.
+LIKELIHOOD_DATA = {"y_const": True, "y_values": False, "y_value_index": True, "y_log": True,
+                   "y_zero_index": False, "y_positive_index": False}  # name → per row?
 
 
 def _bernoulli_logit_logp(y, eta):
@@ -327,13 +330,35 @@ def _negativebinomial_log_logp(y, eta, alpha, constant=None, values=None, value_
     return ratio + constant - (alpha + y) * s + y * d
 
 
-def _zero_inflated_poisson_log_logp(y, eta, zi, constant=None):
+def _zero_inflated_poisson_log_logp(y, eta, zi, constant=None, zero_index=None):
     """y = 0: log(zi + (1 − zi)·e^−μ); y > 0: log(1 − zi) + the Poisson log-density (PyMC's mixture computes
-    both components' log-densities and a logsumexp per row)."""
+    both components' log-densities and a logsumexp per row).
+
+    With ``zero_index`` (the rows where y = 0) every row gets log(1 − zi) + the Poisson log-density and the zero
+    rows alone add log(zi + (1 − zi)·e^−μ) − log(1 − zi) + μ = softplus(log zi − log(1 − zi) + μ): the
+    logsumexp and its gradient run over the zeros only (a ``switch`` evaluates both branches on every row).
+    """
     pt = _pt()
     keep = pt.log1p(-zi)
-    zero = pt.logaddexp(pt.log(zi), keep - pt.exp(eta))
-    return pt.switch(pt.eq(y, 0), zero, keep + _poisson_log_logp(y, eta, constant))
+    if zero_index is None:
+        zero = pt.logaddexp(pt.log(zi), keep - pt.exp(eta))
+        return pt.switch(pt.eq(y, 0), zero, keep + _poisson_log_logp(y, eta, constant))
+    counts = keep + _poisson_log_logp(y, eta, constant)
+    return pt.inc_subtensor(counts[zero_index], pt.softplus(pt.log(zi) - keep + pt.exp(eta[zero_index])))
+
+
+def _hurdle_poisson_log_logp(y, eta, hu, constant=None, positive_index=None):
+    """y = 0: log hu; y > 0: log(1 − hu) + the Poisson log-density − log(1 − e^−μ) (PyMC's truncated mixture
+    evaluates the Poisson log-CDF, an incomplete gamma, per row). With ``positive_index`` (the rows where
+    y > 0) the positive branch is evaluated on those rows only."""
+    pt = _pt()
+    if positive_index is None:
+        positive = pt.log1p(-hu) + _poisson_log_logp(y, eta, constant) - pt.log1mexp(-pt.exp(eta))
+        return pt.switch(pt.eq(y, 0), pt.log(hu), positive)
+    eta_p = eta[positive_index]
+    positive = (pt.log1p(-hu) + _poisson_log_logp(y[positive_index], eta_p, _rows(constant, positive_index))
+                - pt.log1mexp(-pt.exp(eta_p)))
+    return pt.set_subtensor(pt.full_like(eta, pt.log(hu), dtype="float64")[positive_index], positive)
 
 
 def _negativebinomial_log_p0(eta, alpha):
@@ -342,29 +367,38 @@ def _negativebinomial_log_p0(eta, alpha):
     return -alpha * _pt().softplus(eta - _pt().log(alpha))
 
 
-def _zero_inflated_negativebinomial_log_logp(y, eta, alpha, zi, constant=None, values=None, value_index=None):
-    """As :func:`_zero_inflated_poisson_log_logp` around the negative binomial."""
+def _zero_inflated_negativebinomial_log_logp(y, eta, alpha, zi, constant=None, values=None, value_index=None,
+                                             zero_index=None):
+    """As :func:`_zero_inflated_poisson_log_logp` around the negative binomial (whose log-density at y = 0 is
+    log P(0), so the zero rows add softplus(log zi − log(1 − zi) − log P(0)))."""
     pt = _pt()
     keep = pt.log1p(-zi)
-    log_p0 = _negativebinomial_log_p0(eta, alpha)
     count = _negativebinomial_log_logp(y, eta, alpha, constant, values, value_index)
-    return pt.switch(pt.eq(y, 0), pt.logaddexp(pt.log(zi), keep + log_p0), keep + count)
+    if zero_index is None:
+        log_p0 = _negativebinomial_log_p0(eta, alpha)
+        return pt.switch(pt.eq(y, 0), pt.logaddexp(pt.log(zi), keep + log_p0), keep + count)
+    log_p0 = _negativebinomial_log_p0(eta[zero_index], alpha)
+    return pt.inc_subtensor((keep + count)[zero_index], pt.softplus(pt.log(zi) - keep - log_p0))
 
 
-def _hurdle_poisson_log_logp(y, eta, hu, constant=None):
-    """y = 0: log hu; y > 0: log(1 − hu) + the Poisson log-density − log(1 − e^−μ) (PyMC's truncated mixture
-    evaluates the Poisson log-CDF, an incomplete gamma, per row)."""
-    pt = _pt()
-    positive = pt.log1p(-hu) + _poisson_log_logp(y, eta, constant) - pt.log1mexp(-pt.exp(eta))
-    return pt.switch(pt.eq(y, 0), pt.log(hu), positive)
-
-
-def _hurdle_negativebinomial_log_logp(y, eta, alpha, hu, constant=None, values=None, value_index=None):
+def _hurdle_negativebinomial_log_logp(y, eta, alpha, hu, constant=None, values=None, value_index=None,
+                                      positive_index=None):
     """As :func:`_hurdle_poisson_log_logp` around the negative binomial."""
     pt = _pt()
-    log_p0 = _negativebinomial_log_p0(eta, alpha)
-    count = _negativebinomial_log_logp(y, eta, alpha, constant, values, value_index)
-    return pt.switch(pt.eq(y, 0), pt.log(hu), pt.log1p(-hu) + count - pt.log1mexp(log_p0))
+    if positive_index is None:
+        log_p0 = _negativebinomial_log_p0(eta, alpha)
+        count = _negativebinomial_log_logp(y, eta, alpha, constant, values, value_index)
+        return pt.switch(pt.eq(y, 0), pt.log(hu), pt.log1p(-hu) + count - pt.log1mexp(log_p0))
+    eta_p = eta[positive_index]
+    count = _negativebinomial_log_logp(y[positive_index], eta_p, alpha, _rows(constant, positive_index), values,
+                                       _rows(value_index, positive_index))
+    positive = pt.log1p(-hu) + count - pt.log1mexp(_negativebinomial_log_p0(eta_p, alpha))
+    return pt.set_subtensor(pt.full_like(eta, pt.log(hu), dtype="float64")[positive_index], positive)
+
+
+def _rows(values, index):
+    """``values[index]``, or None where the per-row likelihood data is absent."""
+    return None if values is None else values[index]
 
 
 def _gamma_log_logp(y, eta, shape, log_y=None):
@@ -408,6 +442,20 @@ def _count_value_data(y: np.ndarray, trials=None) -> dict[str, np.ndarray]:
     """−log y!, the distinct counts and each row's index among them (``_negativebinomial_log_logp``)."""
     values, index = np.unique(y, return_inverse=True)
     return {**_poisson_data(y), "y_values": values.astype("float64"), "y_value_index": index.astype("int64")}
+
+
+def _with_zero_index(data_fn: Callable) -> Callable:
+    """``data_fn``'s arrays plus the rows where y = 0 (``y_zero_index``: zero-inflated log-densities)."""
+    def arrays(y: np.ndarray, trials=None) -> dict[str, np.ndarray]:
+        return {**data_fn(y, trials), "y_zero_index": np.flatnonzero(y == 0).astype("int64")}
+    return arrays
+
+
+def _with_positive_index(data_fn: Callable) -> Callable:
+    """``data_fn``'s arrays plus the rows where y > 0 (``y_positive_index``: hurdle log-densities)."""
+    def arrays(y: np.ndarray, trials=None) -> dict[str, np.ndarray]:
+        return {**data_fn(y, trials), "y_positive_index": np.flatnonzero(y > 0).astype("int64")}
+    return arrays
 
 
 def _censored(t, lower, upper, event, log_sf, log_cdf):
@@ -1003,7 +1051,7 @@ register(Family(
     simulate=lambda rng, mu, aux, n: np.where(rng.random(np.shape(mu)) < aux["zi"], 0, rng.poisson(mu)),
     variance=lambda mu, aux, n: _zip_variance(mu, aux["zi"]),
     logpdf=lambda y, mu, aux, n: _zero_inflated_logpmf(y, stats.poisson.logpmf(y, mu), -mu, aux["zi"]),
-    direct_logp={"log": _zero_inflated_poisson_log_logp}, direct_data={"log": _poisson_data},
+    direct_logp={"log": _zero_inflated_poisson_log_logp}, direct_data={"log": _with_zero_index(_poisson_data)},
     discrete=True, description="y = 0 with probability zi, else Poisson(mu)"))
 
 register(Family(
@@ -1017,7 +1065,7 @@ register(Family(
     variance=lambda mu, aux, n: (1 - aux["zi"]) * (mu + mu ** 2 / aux["alpha"] + aux["zi"] * mu ** 2),
     logpdf=lambda y, mu, aux, n: _zero_inflated_logpmf(y, _nb_logpmf(y, mu, aux["alpha"]),
                                                        np.log(_nb_p0(mu, aux["alpha"])), aux["zi"]),
-    direct_logp={"log": _zero_inflated_negativebinomial_log_logp}, direct_data={"log": _count_value_data},
+    direct_logp={"log": _zero_inflated_negativebinomial_log_logp}, direct_data={"log": _with_zero_index(_count_value_data)},
     discrete=True, description="y = 0 with probability zi, else NegativeBinomial(mu, alpha)"))
 
 register(Family(
@@ -1030,7 +1078,7 @@ register(Family(
         _truncated_draw(rng, lambda u: stats.poisson.ppf(u, mu), np.exp(-mu))),
     variance=lambda mu, aux, n: _hurdle_moments(mu, mu + mu ** 2, np.exp(-mu), aux["hu"])[1],
     logpdf=lambda y, mu, aux, n: _hurdle_logpmf(y, stats.poisson.logpmf(y, mu), np.exp(-mu), aux["hu"]),
-    direct_logp={"log": _hurdle_poisson_log_logp}, direct_data={"log": _poisson_data},
+    direct_logp={"log": _hurdle_poisson_log_logp}, direct_data={"log": _with_positive_index(_poisson_data)},
     discrete=True, description="y = 0 with probability hu, else zero-truncated Poisson(mu)"))
 
 register(Family(
@@ -1048,7 +1096,7 @@ register(Family(
                                                 _nb_p0(mu, aux["alpha"]), aux["hu"])[1],
     logpdf=lambda y, mu, aux, n: _hurdle_logpmf(y, _nb_logpmf(y, mu, aux["alpha"]), _nb_p0(mu, aux["alpha"]),
                                                 aux["hu"]),
-    direct_logp={"log": _hurdle_negativebinomial_log_logp}, direct_data={"log": _count_value_data},
+    direct_logp={"log": _hurdle_negativebinomial_log_logp}, direct_data={"log": _with_positive_index(_count_value_data)},
     discrete=True, description="y = 0 with probability hu, else zero-truncated NegativeBinomial(mu, alpha)"))
 
 
