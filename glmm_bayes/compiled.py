@@ -250,7 +250,8 @@ def _compile_in_child(functions: list) -> None:
             pid = os.fork()
             if pid == 0:  # the child: compile, store, exit without running any of the parent's exit handlers
                 status = 1
-                try:
+                try:  # silent: the parent's streams may be a notebook kernel's, served by threads the child lacks
+                    sys.stdout = sys.stderr = open(os.devnull, "w")
                     warnings.simplefilter("ignore", numba.NumbaWarning)
                     for py_func, sig in functions:
                         numba.cfunc(sig, cache=True)(py_func)
