@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 
@@ -272,17 +273,22 @@ class GLMM:
 
         The compiled nutpie model is re-used with new ``pm.Data`` values (``with_data``),
         so k-fold, reloo and SBC refits cost sampling only. Returns the DataTree (no log-likelihood).
+        The chains run on all cores, except in a worker process of :mod:`glmm_bayes.parallel` (one core
+        each there); nutpie's draws do not depend on that.
         """
         import nutpie
+
+        from glmm_bayes.parallel import in_worker_process
 
         inference.check_settings(draws, tune, chains, seed, "nutpie", target_accept)
         compiled = self.compiled_with_data(self._checked_rows(rows))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with inference.explain_no_start(self.sampling_model):
+                cores = 1 if in_worker_process() else min(chains, os.cpu_count() or 1)
                 return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
                                      target_accept=target_accept, progress_bar=False, save_warmup=False,
-                                     cores=1)
+                                     cores=cores)
 
     def pointwise_loglik(self, posterior, rows) -> "np.ndarray":
         """log p(y_i | θ_s) for the given rows under ``posterior`` draws: array (chain, draw, len(rows))."""

@@ -56,6 +56,14 @@ def map_jobs(func: Callable, items: Iterable, executor: str = "auto", n_workers:
     return _map_dask(func, items, n_workers, scheduler)
 
 
+def in_worker_process() -> bool:
+    """Whether this process was started by another Python process through ``multiprocessing`` (a process-pool
+    or Dask worker): there each job gets one core, as the pool runs one job per core."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
 def _has_distributed() -> bool:
     try:
         import distributed  # noqa: F401

@@ -166,6 +166,9 @@ def test_grouped_kfold_on_a_real_local_cluster(outlier_fit):
     for level in np.unique(groups):
         assert len(np.unique(result.fold[groups == level])) == 1
     assert os.getpid() not in result.pids  # folds ran in worker processes
+    from glmm_bayes.parallel import in_worker_process
+
+    assert not in_worker_process()  # serial refits here run their chains on both cores, the workers' on one
     serial = outlier_fit.kfold(k=4, group="g", executor="serial", draws=200)
     np.testing.assert_allclose(serial.elpd_i, result.elpd_i)  # same seeds, same answer
 
