@@ -118,17 +118,22 @@ def compare(fits: dict, ic: str = "loo", method: str = "stacking") -> Comparison
         warnings.simplefilter("ignore")
         loos = {name: fit.loo() for name, fit in fits.items()}
         table = az.compare({name: fit.loo_data() for name, fit in fits.items()}, method=method, round_to="none")
-    out = pd.DataFrame({
+    out = _table_of(table, "loo")
+    out["n_high_pareto_k"] = [int(np.sum(np.asarray(loos[m].pareto_k) > PARETO_K_MAX)) for m in table.index]
+    return Comparison(out[COMPARE_COLUMNS], _reading(out))
+
+
+def _table_of(table: pd.DataFrame, criterion: str) -> pd.DataFrame:
+    """ArviZ's comparison table in this package's columns (``elpd_<criterion>``, ``p_<criterion>``)."""
+    return pd.DataFrame({
         "model": table.index,
-        "elpd_loo": table["elpd"].to_numpy(float),
+        f"elpd_{criterion}": table["elpd"].to_numpy(float),
         "se": table["se"].to_numpy(float),
         "elpd_diff": table["elpd_diff"].to_numpy(float),
         "dse": table["dse"].to_numpy(float),
-        "p_loo": table["p"].to_numpy(float),
+        f"p_{criterion}": table["p"].to_numpy(float),
         "weight": table["weight"].to_numpy(float),
-        "n_high_pareto_k": [int(np.sum(np.asarray(loos[m].pareto_k) > PARETO_K_MAX)) for m in table.index],
     })
-    return Comparison(out[COMPARE_COLUMNS], _reading(out))
 
 
 def _compare_kfold(results: dict, method: str) -> Comparison:
@@ -151,15 +156,7 @@ def _compare_kfold(results: dict, method: str) -> Comparison:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = az.compare({name: r.elpd_data() for name, r in results.items()}, method=method, round_to="none")
-    out = pd.DataFrame({
-        "model": table.index,
-        "elpd_kfold": table["elpd"].to_numpy(float),
-        "se": table["se"].to_numpy(float),
-        "elpd_diff": table["elpd_diff"].to_numpy(float),
-        "dse": table["dse"].to_numpy(float),
-        "p_kfold": table["p"].to_numpy(float),
-        "weight": table["weight"].to_numpy(float),
-    })
+    out = _table_of(table, "kfold")
     return Comparison(out[KFOLD_COLUMNS], _reading(out))
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from glmm_bayes.errors import GLMMInputError
-from glmm_bayes.families import Family, Response, get_family
+from glmm_bayes.families import FAMILIES, Family, Response, get_family
 
 # Functions a formula may call: everything else is refused before formulae sees it,
 # so a formula (from a spec file or the command line) can never run arbitrary code.
@@ -210,8 +210,6 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
     """Evaluate the left-hand side of the formula into a :class:`Response`."""
     if m := _CENS_RE.match(lhs):
         if not family.censorable:
-            from glmm_bayes.families import FAMILIES
-
             raise GLMMInputError(
                 f"'censored(time, status)' needs a family that models censoring; family '{family.name}' does "
                 f"not. Use one of: {', '.join(n for n, f in FAMILIES.items() if f.censorable)} "
@@ -224,6 +222,12 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
         return _ordinal_response(data[lhs], lhs) if family.ordinal else _nominal_response(data[lhs], lhs)
     if m := _P_RE.match(lhs):
         y, n = m.group(1), m.group(2)
+        if not family.needs_trials:
+            with_trials = " or ".join(repr(name) for name, f in FAMILIES.items() if f.needs_trials)
+            raise GLMMInputError(
+                f"'{lhs}' is a count of successes out of trials, the outcome of family {with_trials}; family "
+                f"'{family.name}' models one outcome column: write '{y} ~ ...' (the trials '{n}' then go "
+                f"unused), or choose one of those families")
         return Response(y, _numeric(data[y], y, "successes"), _numeric(data[n], n, "trials"))
     if m := _LEVEL_RE.match(lhs):
         col, level = m.group(1), m.group(2).strip("'\"")
@@ -411,6 +415,7 @@ class Design:
     row_map: np.ndarray | None = field(default=None, repr=False)  # aggregated design: source row → row here
     source: "Design | None" = field(default=None, repr=False)  # aggregated design: the per-row design
     _x_stats: tuple | None = field(default=None, repr=False)
+    row_labels: pd.Index | None = field(default=None, repr=False)  # the data's own labels of the rows kept
 
     @property
     def n(self) -> int:
@@ -445,9 +450,10 @@ class Design:
         i = self.coef_names.index(name)
         return divmod(i, len(self.X_columns))
 
-    def evaluate(self, newdata: pd.DataFrame) -> "NewDesign":
-        """Matrices for new rows with this design's encodings; unseen levels get negative codes."""
-        return evaluate_new(self, newdata)
+    def evaluate(self, newdata: pd.DataFrame, groups: bool = True) -> "NewDesign":
+        """Matrices for new rows with this design's encodings; unseen levels get negative codes.
+        ``groups=False``: no level codes (predictions without group effects need no grouping columns)."""
+        return evaluate_new(self, newdata, groups)
 
 
 @dataclass
@@ -469,23 +475,34 @@ def _missing_column_error(column: str, data: pd.DataFrame, where: str) -> GLMMIn
 
 
 def used_columns(parsed: ParsedFormula) -> dict[str, str]:
-    """Map each data column the formula reads to where it is used (for error messages)."""
+    """Map each data column the formula reads to where it is used (for error messages). The outcome column
+    (the successes of ``p(successes, trials)``, the time of ``censored(time, status)``) may not be a predictor
+    too; trials may.
+
+    >>> used_columns(parse_formula("y ~ x + (1 | g)"))
+    {'y': 'response', 'x': 'fixed effects', 'g': "grouping factor 'g'"}
+    """
     where: dict[str, str] = {}
-    for col in response_columns(parsed.response):
+    outcome = response_columns(parsed.response)
+    for col in outcome:
         where.setdefault(col, "response")
-    for col in sorted(_var_names(parsed.fixed, "fixed effects")):
-        where.setdefault(col, "fixed effects")
+    predictors = [(col, "fixed effects") for col in sorted(_var_names(parsed.fixed, "fixed effects"))]
     for term in parsed.groups:
-        for col in sorted(_var_names(term.lhs, f"group-level term ({term.lhs} | {term.group})")):
-            where.setdefault(col, f"group-level term ({term.lhs} | {term.group})")
-        for col in term.factors:
-            where.setdefault(col, f"grouping factor '{term.group}'")
+        label = f"group-level term ({term.lhs} | {term.group})"
+        predictors += [(col, label) for col in sorted(_var_names(term.lhs, label))]
+        predictors += [(col, f"grouping factor '{term.group}'") for col in term.factors]
+    for col, place in predictors:
+        if outcome and col == outcome[0]:
+            raise GLMMInputError(f"column '{col}' is the response and also a predictor (in the {place}); a column "
+                                 f"cannot explain itself: remove '{col}' from the right of '~'")
+        where.setdefault(col, place)
     return where
 
 
 def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[str] | None,
-                 na_action: str) -> tuple[pd.DataFrame, int]:
-    """Select the used columns, check them, make categoricals explicit, handle missing values."""
+                 na_action: str) -> tuple[pd.DataFrame, int, pd.Index]:
+    """Select the used columns, check them, make categoricals explicit, handle missing values. Returns the
+    frame (index 0..n-1), the number of rows dropped and the data's own labels of the rows kept."""
     if not isinstance(data, pd.DataFrame):
         raise GLMMInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if len(data) == 0:
@@ -521,6 +538,7 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
         df = df.loc[~missing.any(axis=1)]
         if len(df) == 0:
             raise GLMMInputError("every row has a missing value in a column the model uses")
+    labels = df.index  # the caller's labels of the rows kept: predictions of the fitted rows carry them
     df = df.reset_index(drop=True)
     for col in df.columns:
         s = df[col]
@@ -539,7 +557,7 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
             # formulae sorts the levels of an unordered Categorical; as in R, the user's order (its first
             # category the reference) is kept by marking it ordered (an ordinal response stays as given)
             df[col] = s.cat.as_ordered()
-    return df, n_missing_rows
+    return df, n_missing_rows, labels
 
 
 def _sorted_categorical(s: pd.Series) -> pd.Categorical:
@@ -597,7 +615,7 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
     fam = family if isinstance(family, Family) else get_family(family)
     link = fam.check_link(link)
     parsed = parse_formula(formula, tuple(map(str, getattr(data, "columns", ()))))
-    df, dropped = prepare_data(data, used_columns(parsed), categorical, na_action)
+    df, dropped, labels = prepare_data(data, used_columns(parsed), categorical, na_action)
     response = build_response(parsed.response, df, fam)
     _check_response_values(response, fam)
     fixed_matrix, X, X_columns = _fixed_matrix(parsed.fixed, df)
@@ -614,7 +632,7 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
         X, X_columns = np.delete(X, j, axis=1), X_columns[:j] + X_columns[j + 1:]
     blocks = _build_blocks(parsed, df, X_columns, fam.eta_names(response))
     return Design(formula, parsed, fam, link, response, X, X_columns, blocks, df, fixed_matrix, dropped,
-                  intercept_dropped=not fam.intercept)
+                  intercept_dropped=not fam.intercept, row_labels=labels)
 
 
 def aggregate_design(design: Design, min_ratio: float = 2.0) -> Design | None:
@@ -766,10 +784,12 @@ def _slope_means(columns: list[str], Z: np.ndarray, eta_names: tuple[str, ...]) 
 
 
 # ---------------------------------------------------------------- new data
-def evaluate_new(design: Design, newdata: pd.DataFrame) -> NewDesign:
-    """Evaluate the fixed matrix and block columns/codes of ``design`` on ``newdata``."""
+def evaluate_new(design: Design, newdata: pd.DataFrame, groups: bool = True) -> NewDesign:
+    """Evaluate the fixed matrix and block columns/codes of ``design`` on ``newdata`` (``groups=False``: no
+    codes, and the grouping columns need not be there; each block's codes are then None)."""
     parsed = design.parsed
-    needed = {c: w for c, w in used_columns(parsed).items() if w != "response"}
+    needed = {c: w for c, w in used_columns(parsed).items()
+              if w != "response" and (groups or not w.startswith("grouping factor"))}
     df = _align_new_data(newdata, needed, design.data)
     raw = newdata.reset_index(drop=True)
     X = _evaluate(design.fixed_matrix, df, len(df)) if design.X_columns else np.zeros((len(df), 0))
@@ -778,6 +798,10 @@ def evaluate_new(design: Design, newdata: pd.DataFrame) -> NewDesign:
     codes, Zs, new_levels = [], [], []
     for block in design.blocks:
         Zs.append(_evaluate(block.matrix, df, len(df)))
+        if not groups:
+            codes.append(None)
+            new_levels.append([])
+            continue
         names = _level_names(raw[list(block.term.factors)])
         unseen: dict[str, int] = {}  # each new level its own negative code, so it gets its own effect draw
         code = np.array([block.level_index[name] if name in block.level_index

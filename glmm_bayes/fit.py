@@ -356,7 +356,7 @@ class Fit:
         """Write the fit (draws, spec, data, environment) to one NetCDF file, atomically."""
         path = Path(path)
         tree = self.idata.copy()
-        tree["glmm_data"] = xr.DataTree(_frame_to_dataset(self.model.design.data))
+        tree["glmm_data"] = xr.DataTree(_frame_to_dataset(self.model.design.data, self.model.design.row_labels))
         tree.attrs.update(self.model.spec_attrs())
         tree.attrs["glmm_backend"] = self.backend
         tree.attrs["glmm_seconds"] = float(self.seconds)
@@ -402,9 +402,10 @@ def environment() -> dict[str, str]:
     return env
 
 
-def _frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
+def _frame_to_dataset(df: pd.DataFrame, labels: pd.Index | None = None) -> xr.Dataset:
     """The data as a NetCDF-ready Dataset; a Categorical column is stored as text, its categories (values
-    kept where JSON has them, so integer levels stay integers) and whether it is ordered in the attrs."""
+    kept where JSON has them, so integer levels stay integers) and whether it is ordered in the attrs. The rows'
+    own labels (integers or text) are the ``row`` coordinate."""
     data, meta = {}, {}
     for col in df.columns:
         s = df[col]
@@ -417,6 +418,11 @@ def _frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
         else:
             data[col] = ("row", s.to_numpy())
     ds = xr.Dataset(data)
+    if labels is not None and len(labels) == len(df) and not isinstance(labels, pd.MultiIndex):
+        if pd.api.types.is_integer_dtype(labels):
+            ds = ds.assign_coords(row=labels.to_numpy())
+        elif pd.api.types.is_string_dtype(labels) or labels.dtype == object:  # other labels: stored as text
+            ds = ds.assign_coords(row=labels.astype(str).to_numpy(dtype="U"))
     ds.attrs["categories"] = json.dumps(meta)
     ds.attrs["columns"] = json.dumps([str(c) for c in df.columns])
     return ds
@@ -427,6 +433,8 @@ def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     meta = json.loads(ds.attrs.get("categories", "{}"))
     columns = json.loads(ds.attrs.get("columns", "[]")) or list(ds.data_vars)
     df = pd.DataFrame({c: ds[c].values for c in columns})
+    if "row" in ds.coords:  # the rows' own labels (older files: none)
+        df.index = pd.Index(ds["row"].values)
     for col, info in meta.items():
         info = info if isinstance(info, dict) else {"categories": info, "ordered": False}
         cats = info["categories"]

@@ -145,8 +145,9 @@ def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: st
             onehot = (values[..., None] == np.arange(len(design.response.levels))).astype(float)
             return _summarise_probs(onehot, ds, prob, re, design.response.levels, kind="pps")
     table = _summarise(values, ds, prob, kind, re)
-    if newdata is not None:  # rows line up with newdata's own index
-        table.index = newdata.index
+    labels = newdata.index if newdata is not None else design.row_labels
+    if labels is not None:  # rows carry newdata's own index, or the fitting data's labels of the rows kept
+        table.index = labels
     return table
 
 
@@ -154,7 +155,7 @@ def _linear_predictor(fit, data: pd.DataFrame, re: str, allow_new_levels: bool, 
     """η per draw and row (S, n) with the group effects as ``re`` asks, the marginal variance
     of the group-level part (``re="marginal"``, else None), and the :class:`DrawSet`."""
     design = fit.model.design
-    new = design.evaluate(data)
+    new = design.evaluate(data, groups=re == "conditional")  # without group effects no grouping columns
     ds = DrawSet(fit)
     eta = ds.fixed_eta(new.X)  # (S, n) or (S, n, K-1)
     if re == "conditional":

@@ -302,6 +302,8 @@ CASES: list[Case] = [
     Case("data-level-absent", "data", "`h[c] ~ ...` where `h` has no level `c`",
          glmm("h[c] ~ x + (1 | g)", family="bernoulli"), "'c'"),
     # ------------------------------------------------------------ formula
+    Case("formula-response-as-predictor", "formula", "`y ~ y + x` (the response on both sides)",
+         glmm("y ~ y + x + (1 | g)"), "is the response and also a predictor"),
     Case("formula-no-tilde", "formula", "`y x + (1 | g)` (no `~`)", glmm("y x + (1 | g)"), "~"),
     Case("formula-none", "formula", "`formula=None`", glmm(None), "formula"),
     Case("formula-no-response", "formula", "` ~ x + (1 | g)`", glmm(" ~ x + (1 | g)"), "response"),
@@ -336,6 +338,8 @@ CASES: list[Case] = [
     Case("predict-probs-gaussian", "prediction data", "`kind='probs'` for a gaussian model",
          lambda: tiny_fit().predict(kind="probs"), "ordinal and categorical"),
     # ------------------------------------------------------------ family / link
+    Case("family-trials-without-binomial", "family/link", "`p(s, n) ~ x` with `family='poisson'`",
+         glmm("p(s, n) ~ x + (1 | g)", family="poisson"), "write 's ~ ...'"),
     Case("family-unknown", "family/link", "`family='poison'`",
          glmm("count ~ x + (1 | g)", family="poison"), "'poison'"),
     Case("family-not-a-string", "family/link", "`family=3`", glmm(SMALL_FORMULA, family=3), "family"),

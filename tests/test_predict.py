@@ -108,3 +108,30 @@ def test_ohio_marginal_against_reference():
     typical = fit.predict(rows, re="none")["mean"].to_numpy()
     # logit link: averaging over the random intercept pulls probabilities toward 0.5
     assert np.all(np.abs(marginal - 0.5) < np.abs(typical - 0.5))
+
+
+def test_predictions_of_the_fitted_rows_keep_the_data_labels(tmp_path):
+    """With rows dropped for missing values, predict() labels each prediction with its data row's own label
+    (so df.join(fit.predict()) lines up), the same as predict(df.dropna()); a saved fit keeps the labels."""
+    df = toy(groups=6, per=8)
+    df.index = [f"p{i}" for i in range(len(df))]
+    df.loc[["p3", "p7"], "x"] = np.nan
+    with pytest.warns(UserWarning, match="dropped 2"):
+        model = gb.GLMM("y ~ x + (1 | g)", df, na_action="drop")
+    fit = model.fit(draws=100, tune=150, chains=1, seed=1, progressbar=False, warn=False)
+    fitted, again = fit.predict(), fit.predict(df.dropna())
+    assert list(fitted.index) == list(df.dropna().index)
+    np.testing.assert_allclose(fitted["mean"], again.loc[fitted.index, "mean"])
+    fit.save(tmp_path / "fit.nc")
+    assert list(gb.load(tmp_path / "fit.nc").predict().index) == list(fitted.index)
+
+
+def test_predictions_without_group_effects_need_no_grouping_column(gfit):
+    """re='none' and re='marginal' use no group levels, so newdata may lack the grouping column (as brms'
+    re_formula = NA); re='conditional' still asks for it."""
+    new = pd.DataFrame({"x": [-1.0, 0.0, 2.0]})
+    with_groups = new.assign(g="d0")
+    for re in ("none", "marginal"):
+        np.testing.assert_allclose(gfit.predict(new, re=re)["mean"], gfit.predict(with_groups, re=re)["mean"])
+    with pytest.raises(GLMMInputError, match="column 'g'"):
+        gfit.predict(new)
