@@ -1,7 +1,10 @@
 """Predictions from a fit: three kinds × three ways of treating group-level effects.
 
 ``kind``: ``"linear"`` (η), ``"mean"`` (E[y] on the response scale), ``"pps"``
-(posterior predictive draws of y).
+(posterior predictive draws of y); ordinal and categorical models also ``"probs"``. A categorical model's
+``"mean"``, ``"probs"``, ``"pps"`` and ``"linear"`` (each category's η against the reference) are long tables
+with one row per (obs, category). Rows carry newdata's index, or without newdata the fitting data's own
+labels of the rows kept (``na_action="drop"``). ``re="none"`` and ``re="marginal"`` need no grouping columns.
 
 ``re``:
 
@@ -127,6 +130,8 @@ def predict(fit, newdata: pd.DataFrame | None = None, kind: str = "mean", re: st
     eta, variance, ds = _linear_predictor(fit, data, re, allow_new_levels, rng)
     extra = _extra(design, data)
     aux = _broadcast_aux(ds.aux, eta)
+    if kind == "linear" and family.nominal:  # one η per category but the reference: a long table as "probs"
+        return _summarise_probs(eta, ds, prob, re, list(design.response.levels[1:]), kind="linear")
     if kind == "linear":
         values = eta
     elif kind == "probs":
@@ -322,7 +327,7 @@ def _extra(design, data: pd.DataFrame) -> np.ndarray | None:
 def _summarise_probs(probs: np.ndarray, ds: "DrawSet", prob: float, re: str, levels: list[str],
                      kind: str = "probs") -> Prediction:
     """Long table of category probabilities (or, ``kind="pps"``, 0/1 indicators of the predicted
-    category): one row per (obs, category)."""
+    category; ``kind="linear"``, each category's η against the reference): one row per (obs, category)."""
     lo, hi = (1 - prob) / 2, (1 + prob) / 2
     n, k = probs.shape[1], probs.shape[2]
     q = np.quantile(probs, [lo, hi], axis=0)

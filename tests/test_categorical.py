@@ -162,6 +162,11 @@ def test_recovery_with_effects_correlated_across_categories(tmp_path):
     np.testing.assert_allclose(marginal, shares, atol=0.04)
     pps = fit.predict(new, kind="pps", seed=1)
     np.testing.assert_allclose(pps.groupby("obs")["mean"].sum(), 1.0)
+    # kind="linear": each non-reference category's η, the log ratio of its probability to the reference's
+    linear, probs = fit.predict(new, kind="linear", re="none"), fit.predict(new, kind="probs", re="none")
+    assert list(linear["category"][:2]) == ["b", "c"] and len(linear) == 2 * len(new)
+    np.testing.assert_allclose(linear.draws.values,
+                               np.log(probs.draws.values[..., 1:] / probs.draws.values[..., :1]), rtol=1e-8)
     # the NumPy log-likelihood used by LOO/reloo agrees with PyMC's stored one
     from glmm_bayes.predict import DrawSet, _linear_predictor
 
