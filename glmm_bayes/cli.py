@@ -90,7 +90,7 @@ def fit_spec(spec_path: str, overrides: dict, progress: bool):
 
     spec = ModelSpec.load(spec_path)
     model = GLMM.from_spec(spec)
-    return model.fit(progressbar=progress, **overrides)
+    return model.fit(progressbar=progress, warn=False, **overrides)  # the diagnostics are printed instead
 
 
 def cmd_fit(args) -> int:
@@ -146,8 +146,12 @@ def _fit_specs(paths: list[str], args, at_least: int = 1, same_observations: boo
         models[spec.name if spec.name not in models else Path(path).stem] = GLMM.from_spec(spec)
     if same_observations:
         check_same_outcomes({name: model.design for name, model in models.items()})
-    return {name: model.fit(progressbar=not args.no_progress, **_sampler_overrides(args))
+    fits = {name: model.fit(progressbar=not args.no_progress, warn=False, **_sampler_overrides(args))
             for name, model in models.items()}
+    for name, fit in fits.items():  # each model's convergence problems, once, in the diagnostics' words
+        if fit.diagnostics.messages:
+            print(f"{name}: {fit.diagnostics}")
+    return fits
 
 
 def cmd_report(args) -> int:
@@ -169,7 +173,7 @@ def cmd_demo(args) -> int:
     print(f"Model: {formula}  (bernoulli, logit link)\n")
     model = GLMM(formula, data, family="bernoulli")
     settings = _sampler_overrides(args)
-    fit = model.fit(progressbar=not args.no_progress, **settings)
+    fit = model.fit(progressbar=not args.no_progress, warn=False, **settings)  # diagnostics printed below
     table = fit.summary()[["mean", "sd", "q2.5", "q97.5", "r_hat", "ess_bulk"]]
     truth = pd.Series({k: v for k, v in datasets.HOSPITAL_TRUTH.items() if not isinstance(v, dict)})
     table.insert(0, "truth", truth.reindex(table.index))
@@ -185,6 +189,11 @@ def cmd_demo(args) -> int:
 COMMANDS = {"fit": cmd_fit, "compare": cmd_compare, "report": cmd_report, "demo": cmd_demo}
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, without the Python source location (the CLI user has no code)."""
+    print(f"glmm-bayes: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``glmm-bayes`` console script; returns the exit code."""
     try:
@@ -194,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                                  f"Run 'glmm-bayes {args.command} --help' for usage.")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
+            warnings.showwarning = _show_warning
             return COMMANDS[args.command](args)
     except GLMMInputError as exc:
         print(f"glmm-bayes: error: {exc}", file=sys.stderr)

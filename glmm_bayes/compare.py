@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.errors import GLMMInputError, warn_user
 
 PARETO_K_MAX = 0.7
 COMPARE_COLUMNS = ["model", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight", "n_high_pareto_k"]
@@ -66,8 +66,8 @@ def waic(idata, warn: bool = True) -> WAIC:
     result = WAIC(float(elpd_i.sum()), float(np.sqrt(len(elpd_i) * np.var(elpd_i))), float(p_i.sum()),
                   elpd_i, p_i)
     if warn and result.n_high_p:
-        warnings.warn(f"{result.n_high_p} observation(s) have p_waic > 0.4: WAIC may be unreliable; "
-                      f"prefer PSIS-LOO (fit.loo()).", UserWarning, stacklevel=2)
+        warn_user(f"{result.n_high_p} observation(s) have p_waic > 0.4: WAIC may be unreliable; "
+                  f"prefer PSIS-LOO (fit.loo()).", UserWarning)
     return result
 
 
@@ -150,9 +150,8 @@ def _compare_kfold(results: dict, method: str) -> Comparison:
     (first, ref), *rest = results.items()
     other_folds = [name for name, r in rest if not np.array_equal(r.fold, ref.fold)]
     if other_folds:
-        warnings.warn(f"{', '.join(other_folds)} left out other folds than {first}: the elpd differences are "
-                      f"noisier; run kfold with the same k, group and seed for every model", UserWarning,
-                      stacklevel=3)
+        warn_user(f"{', '.join(other_folds)} left out other folds than {first}: the elpd differences are "
+                  f"noisier; run kfold with the same k, group and seed for every model", UserWarning)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = az.compare({name: r.elpd_data() for name, r in results.items()}, method=method, round_to="none")
@@ -426,9 +425,9 @@ def loo_moment_match(fit, k_threshold: float = PARETO_K_MAX, max_iters: int = 30
     result.n_high_k = int(np.sum(np.asarray(result.pareto_k) > k_threshold))
     result.moment_match_seconds = time.perf_counter() - start
     if result.n_high_k:
-        warnings.warn(f"after moment matching {result.n_high_k} observation(s) still have Pareto k > "
-                      f"{k_threshold}: their elpd is unreliable; use fit.loo(reloo=True) for exact refits.",
-                      UserWarning, stacklevel=2)
+        warn_user(f"after moment matching {result.n_high_k} observation(s) still have Pareto k > "
+                  f"{k_threshold}: their elpd is unreliable; use fit.loo(reloo=True) for exact refits.",
+                  UserWarning)
     if not pointwise:
         for name in ("elpd_i", "pareto_k", "influence_pareto_k", "p_loo_i", "n_eff_i"):
             if hasattr(result, name):

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import difflib
 import re
-import warnings
 from dataclasses import dataclass, field, replace
 
 import formulae as fm
 import numpy as np
 import pandas as pd
 
-from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.errors import GLMMInputError, warn_user
 from glmm_bayes.families import FAMILIES, Family, Response, get_family
 
 # Functions a formula may call: everything else is refused before formulae sees it,
@@ -532,9 +531,8 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
         if na_action == "error":
             raise GLMMInputError(
                 f"{n_missing_rows} row(s) have missing values in the columns the model uses: {detail}. "
-                f"Fill them in, or pass na_action='drop' to drop those rows.")
-        warnings.warn(f"dropped {n_missing_rows} of {len(df)} row(s) with missing values in: {detail}",
-                      stacklevel=3)
+                f"Fill them in, or drop those rows: na_action='drop' in Python, na_action = \"drop\" in a spec file.")
+        warn_user(f"dropped {n_missing_rows} of {len(df)} row(s) with missing values in: {detail}")
         df = df.loc[~missing.any(axis=1)]
         if len(df) == 0:
             raise GLMMInputError("every row has a missing value in a column the model uses")
@@ -542,14 +540,18 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
     df = df.reset_index(drop=True)
     for col in df.columns:
         s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) and columns.get(col) != "response" and _unused_categories(s):
+            warn_user(f"column '{col}' has categories without rows ({', '.join(_unused_categories(s)[:10])}); they "
+                      f"are left out, as R's droplevels() would (df['{col}'].cat.remove_unused_categories())")
+            s = df[col] = s.cat.remove_unused_categories()
         if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
             raise GLMMInputError(f"column '{col}' holds datetime values; convert it to a numeric value (e.g. days since "
                                  f"the start) or a category before modelling")
         if col in categorical and not isinstance(s.dtype, pd.CategoricalDtype):
             if pd.api.types.is_float_dtype(s) and not np.all(np.mod(s.to_numpy(float), 1) == 0):
-                warnings.warn(f"categorical=['{col}'] turns a column of non-whole numbers into {s.nunique()} "
-                              f"categories (one coefficient each); leave it out of 'categorical' to use it as a "
-                              f"numeric predictor", UserWarning, stacklevel=3)
+                warn_user(f"categorical=['{col}'] turns a column of non-whole numbers into {s.nunique()} "
+                          f"categories (one coefficient each); leave it out of 'categorical' to use it as a "
+                          f"numeric predictor", UserWarning)
             df[col] = _sorted_categorical(s)
         elif not isinstance(s.dtype, pd.CategoricalDtype) and (pd.api.types.is_string_dtype(s) or s.dtype == object):
             df[col] = pd.Categorical(s.astype(str), categories=sorted(s.astype(str).unique()))
@@ -680,11 +682,11 @@ def _warn_separation(X: np.ndarray, columns: list[str], response: Response) -> N
         for value in (0.0, 1.0):
             sub = p[x == value]
             if len(sub) and (np.all(sub == 0) or np.all(sub == 1)):
-                warnings.warn(
+                warn_user(
                     f"'{col}' separates the outcome: every row with {col} = {value:g} has outcome "
                     f"{sub[0]:g}. Its coefficient is not identified by the data and its size is set by "
                     f"the prior (here a weakly informative normal); report it with that caveat, or use "
-                    f"a more informative prior for b_{col}.", UserWarning, stacklevel=3)
+                    f"a more informative prior for b_{col}.", UserWarning)
                 break
 
 
@@ -705,11 +707,11 @@ def _warn_unidentified(X: np.ndarray, columns: list[str], tol: float = 1e-7) -> 
         return
     flagged = [columns[j] for j in _dependent_columns(X, tol)]
     if flagged:
-        warnings.warn(
+        warn_user(
             f"the fixed-effect column(s) {', '.join(repr(c) for c in flagged)} are linear combinations of the "
             f"columns before them in the formula (a constant next to the intercept, a copy or multiple of another "
             f"predictor, all zeros): the data cannot tell their coefficients apart, so only the priors do. Drop "
-            f"them from the formula (lme4 drops them automatically).", UserWarning, stacklevel=3)
+            f"them from the formula (lme4 drops them automatically).", UserWarning)
 
 
 def _dependent_columns(X: np.ndarray, tol: float) -> list[int]:

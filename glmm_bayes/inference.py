@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 
 from glmm_bayes.convergence import rank_diagnostics
-from glmm_bayes.errors import GLMMInputError
+from glmm_bayes.errors import GLMMInputError, warn_user
 
 BACKENDS = ("nutpie", "numpyro", "pymc")
 ADAPTATIONS = ("diag", "low_rank")  # nutpie's mass-matrix adaptation
@@ -288,7 +288,7 @@ def keep_partial(idata):
         idata[name] = xr.DataTree(ds.assign_coords(chain=np.arange(k)))
     idata.attrs["interrupted"] = 1
     idata.attrs["interrupted_draws"] = n
-    warnings.warn(INTERRUPTED_MESSAGE.format(draws=n, chains=k), SamplingInterrupted, stacklevel=3)
+    warn_user(INTERRUPTED_MESSAGE.format(draws=n, chains=k), SamplingInterrupted)
     return idata
 
 
@@ -404,7 +404,7 @@ def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True)
                              f"the end before trusting it.")
     if warn:
         for message in d.messages:
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+            warn_user(message, ConvergenceWarning)
     return d
 
 

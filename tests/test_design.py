@@ -179,3 +179,14 @@ def test_rank_check_on_many_rows_uses_a_subset_safely():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         make_design("y ~ x + f", d)
+
+
+def test_unused_categories_of_a_predictor_are_left_out_with_a_warning():
+    """A pandas Categorical predictor with a category no row takes (e.g. after subsetting) gets no all-zero
+    column, whose coefficient only the prior would set, but a warning naming the category, as droplevels()."""
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"x": rng.normal(size=60), "g": rng.choice(list("abc"), 60), "y": rng.normal(size=60)})
+    df["h"] = pd.Categorical(rng.choice(["u", "v"], 60), categories=["u", "v", "w"])
+    with pytest.warns(UserWarning, match=r"column 'h' has categories without rows \(w\)"):
+        design = make_design("y ~ x + h + (1 | g)", df)
+    assert design.X_columns == ["Intercept", "x", "h[v]"]
