@@ -27,7 +27,7 @@ import pandas as pd
 
 from glmm_bayes import inference
 from glmm_bayes.builder import (at_means_blocks, block_mode, build_model, centred_blocks, centred_intercept_blocks,
-                                data_arrays, intercept_block)
+                                data_arrays, fixed_effects_condition, intercept_block, LOW_RANK_CONDITION)
 from glmm_bayes.design import Design, aggregate_design, make_design
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.fit import Fit, environment
@@ -178,7 +178,9 @@ class GLMM:
         ``adaptation`` (nutpie): ``"diag"`` or ``"low_rank"`` mass matrix (see :func:`inference.sample`);
         default ``"diag"``, or ``"low_rank"`` when a centred block (:attr:`centred_blocks`) is not the one
         centred on the intercept (:func:`~glmm_bayes.builder.intercept_block`): its effects and the intercept
-        then form a ridge that a diagonal mass matrix does not cross.
+        then form a ridge that a diagonal mass matrix does not cross; and when the fixed-effect columns are
+        strongly correlated (:func:`~glmm_bayes.builder.fixed_effects_condition` above
+        ``LOW_RANK_CONDITION``, e.g. an interaction with a predictor far from 0).
 
         ``method="vi"``: variational inference instead of NUTS, for data too big to sample
         (:func:`inference.fit_vi`: ``vi_method`` "advi" or "fullrank_advi", ``vi_steps`` iterations,
@@ -212,7 +214,8 @@ class GLMM:
             on_intercept = intercept_block(self.design, self.prior_set,
                                            self.centred_blocks + self.centred_intercept_blocks)
             plain = [k for k in self.centred_blocks + self.centred_intercept_blocks if k != on_intercept]
-            adaptation = "low_rank" if plain else "diag"
+            ill_conditioned = fixed_effects_condition(self.design) > LOW_RANK_CONDITION
+            adaptation = "low_rank" if plain or ill_conditioned else "diag"
         model = self.sampling_model
         with inference.Timer() as timer, warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)
