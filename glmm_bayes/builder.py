@@ -205,13 +205,18 @@ def empirical_level_means(design: Design, block: GroupBlock) -> tuple[np.ndarray
     response, codes, n_levels = design.response, block.codes, len(block.levels)
     y = response.y.astype(float)
     successes = np.bincount(codes, weights=y, minlength=n_levels)
+    rows = np.maximum(np.bincount(codes, minlength=n_levels), 1)
     if design.family.name in ("bernoulli", "binomial") and design.link == "logit":
         trials = np.bincount(codes, weights=response.trials if response.trials is not None else None,
                              minlength=n_levels).astype(float)
         means = np.log((successes + 0.5) / (trials - successes + 0.5))
+        if design.offset is not None:  # the level's mean offset is not part of its intercept
+            means -= np.bincount(codes, weights=design.offset, minlength=n_levels) / rows
         noise = 1 / (successes + 0.5) + 1 / (trials - successes + 0.5)
     elif design.family.name in ("poisson", "negativebinomial") and design.link == "log":
-        means = np.log((successes + 0.5) / np.maximum(np.bincount(codes, minlength=n_levels), 1))
+        exposure = rows if design.offset is None else np.bincount(codes, weights=np.exp(design.offset),
+                                                                  minlength=n_levels)
+        means = np.log((successes + 0.5) / exposure)  # a rate per unit of exposure with an offset log(exposure)
         noise = 1 / (successes + 0.5)
     else:
         return None
@@ -681,6 +686,8 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
         observed = pm.Data("y_obs", arrays["y_obs"], dims=OBS)
         if isinstance(eta, float):  # no terms at all: eta must still follow the data's length
             eta = pt.zeros((observed.shape[0], len(design.eta_names)) if design.eta_names else observed.shape[0])
+        if design.offset is not None:  # offset(...) terms: part of η with coefficient 1
+            eta = eta + pm.Data("offset", arrays["offset"], dims=OBS)
         extra, bounds = None, None
         if design.response.trials is not None:
             extra = pm.Data("trials", arrays["trials"], dims=OBS)
@@ -741,7 +748,7 @@ def _aux_variable(design: Design, name: str, prior):
 def _outcome_location(design: Design) -> float | None:
     """The outcome's location on the link scale (e.g. log of the mean count), as default priors use it
     (None if it is not finite: PyMC's default start is used then)."""
-    location = design.family.location_scale(design.response, design.link)[0]
+    location = design.family.location_scale(design.response, design.link)[0] - design.offset_mean
     return location if np.isfinite(location) else None
 
 
@@ -797,6 +804,8 @@ def _row_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, np.ndarr
         out[f"idx_{block.key}"] = block.codes[sel]
         if not block.intercept_only:
             out[f"Z_{block.key}"] = block.Z[sel]
+    if design.offset is not None:
+        out["offset"] = design.offset[sel]
     response = design.response
     observed = design.family.observed(response)
     out["y_obs"] = (observed if y is None else np.asarray(y).astype(observed.dtype))[sel]

@@ -186,7 +186,8 @@ def bayes_r2(fit, prob: float = 0.95) -> pd.DataFrame:
     family, link, extra = design.family, design.link, design.response.extra
     eta_c, _, ds = _linear_predictor(fit, design.data, "conditional", True, np.random.default_rng(0))
     aux = _broadcast_aux(ds.aux, eta_c)
-    eta_none = ds.b @ design.evaluate(design.data).X.T  # group effects set to zero
+    rows = design.evaluate(design.data)
+    eta_none = ds.fixed_eta(rows.X, rows.offset)  # group effects set to zero
     mu_c = family.response_mean(eta_c, link, aux, extra)
     # the residual variance always uses the conditional mean (all structure explained)
     var_res_c = family.response_variance(eta_c, link, aux, extra).mean(axis=1)

@@ -36,7 +36,7 @@ from glmm_bayes.families import FAMILIES, Family, Response, get_family
 # Functions a formula may call: everything else is refused before formulae sees it,
 # so a formula (from a spec file or the command line) can never run arbitrary code.
 ALLOWED_FUNCTIONS = frozenset({
-    "C", "I", "p", "censored", "center", "scale", "standardize",
+    "C", "I", "p", "censored", "offset", "center", "scale", "standardize",
     "log", "log1p", "log2", "log10", "exp", "sqrt", "abs",
     "np.log", "np.log1p", "np.log2", "np.log10", "np.exp", "np.sqrt", "np.abs", "np.square",
 })
@@ -65,6 +65,7 @@ class ParsedFormula:
     response: str
     fixed: str
     groups: tuple[GroupTerm, ...]
+    offsets: tuple[str, ...] = ()  # the expressions inside offset(...) terms: added to η, coefficient 1
 
 
 def check_safe(formula: str, columns=()) -> None:
@@ -144,7 +145,7 @@ def parse_formula(formula: str, columns=()) -> ParsedFormula:
         raise GLMMInputError(f"formula '{formula}' has no response on the left of '~'")
     if rhs.count("(") != rhs.count(")"):
         raise GLMMInputError(f"formula '{formula}' has unbalanced parentheses")
-    fixed_parts, groups = [], []
+    fixed_parts, groups, offsets = [], [], []
     for part in _split_top_level(rhs, "+"):
         inner = part[1:-1].strip() if part.startswith("(") and part.endswith(")") else None
         if inner is not None and len(_split_top_level(inner, "|")) > 1:
@@ -158,10 +159,12 @@ def parse_formula(formula: str, columns=()) -> ParsedFormula:
             groups.extend(_group_terms(lhs, group_expr, correlated, formula))
         elif len(_split_top_level(part, "|")) > 1:
             raise GLMMInputError(f"'{part}' looks like a group-level term; write it in parentheses: ({part})")
+        elif m := _OFFSET_RE.match(part):
+            offsets.append(m.group(1).strip())
         elif part:
             fixed_parts.append(part)
     fixed = " + ".join(fixed_parts) if fixed_parts else "1"
-    return ParsedFormula(response, fixed, tuple(groups))
+    return ParsedFormula(response, fixed, tuple(groups), tuple(offsets))
 
 
 def _var_names(expr: str, what: str) -> set[str]:
@@ -178,6 +181,7 @@ def _var_names(expr: str, what: str) -> set[str]:
 
 
 # ---------------------------------------------------------------- response
+_OFFSET_RE = re.compile(r"^offset\((.+)\)$", re.DOTALL)
 _P_RE = re.compile(r"^p\(\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)$")
 _CENS_RE = re.compile(r"^censored\(\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)$")
 _LEVEL_RE = re.compile(r"^([A-Za-z_]\w*)\s*\[\s*(.+?)\s*\]$")
@@ -415,6 +419,13 @@ class Design:
     source: "Design | None" = field(default=None, repr=False)  # aggregated design: the per-row design
     _x_stats: tuple | None = field(default=None, repr=False)
     row_labels: pd.Index | None = field(default=None, repr=False)  # the data's own labels of the rows kept
+    offset: np.ndarray | None = field(default=None, repr=False)  # per row: the sum of the offset(...) terms
+    offset_matrix: object = field(default=None, repr=False)  # formulae's terms of the offsets (for new data)
+
+    @property
+    def offset_mean(self) -> float:
+        """The mean of the offsets (0 without any): default priors and starts of the intercept subtract it."""
+        return 0.0 if self.offset is None else float(np.mean(self.offset))
 
     @property
     def n(self) -> int:
@@ -457,12 +468,14 @@ class Design:
 
 @dataclass
 class NewDesign:
-    """Fixed-effect matrix, level codes (negative = a new level, one code per new level) and slope columns."""
+    """Fixed-effect matrix, level codes (negative = a new level, one code per new level) and slope columns,
+    and the rows' offsets (None without offset terms)."""
 
     X: np.ndarray
     codes: list[np.ndarray]
     Z: list[np.ndarray]
     new_levels: list[list[str]]
+    offset: np.ndarray | None = None
 
 
 def _missing_column_error(column: str, data: pd.DataFrame, where: str) -> GLMMInputError:
@@ -486,6 +499,8 @@ def used_columns(parsed: ParsedFormula) -> dict[str, str]:
     for col in outcome:
         where.setdefault(col, "response")
     predictors = [(col, "fixed effects") for col in sorted(_var_names(parsed.fixed, "fixed effects"))]
+    for expr in parsed.offsets:
+        predictors += [(col, f"offset term offset({expr})") for col in sorted(_var_names(expr, f"offset({expr})"))]
     for term in parsed.groups:
         label = f"group-level term ({term.lhs} | {term.group})"
         predictors += [(col, label) for col in sorted(_var_names(term.lhs, label))]
@@ -633,8 +648,29 @@ def make_design(formula: str, data: pd.DataFrame, family: str | Family = "gaussi
         j = X_columns.index("Intercept")
         X, X_columns = np.delete(X, j, axis=1), X_columns[:j] + X_columns[j + 1:]
     blocks = _build_blocks(parsed, df, X_columns, fam.eta_names(response))
+    offset_matrix, offset = _offsets(parsed, df, fam.eta_names(response))
     return Design(formula, parsed, fam, link, response, X, X_columns, blocks, df, fixed_matrix, dropped,
-                  intercept_dropped=not fam.intercept, row_labels=labels)
+                  intercept_dropped=not fam.intercept, row_labels=labels, offset=offset,
+                  offset_matrix=offset_matrix)
+
+
+def _offsets(parsed: ParsedFormula, df: pd.DataFrame, eta_names: tuple[str, ...]):
+    """formulae's terms of the ``offset(...)`` expressions and their sum per row (None, None without any).
+    ``offset(np.log(exposure))`` makes a count model one of rates per unit of exposure, as in lme4 and brms."""
+    if not parsed.offsets:
+        return None, None
+    if eta_names:
+        raise GLMMInputError("offset(...) terms are not available for the categorical family (one linear predictor "
+                             "per category); leave them out")
+    terms = " + ".join(f"I({expr})" for expr in parsed.offsets)
+    try:
+        matrix, values, _ = _fixed_matrix(f"0 + {terms}", df)
+    except GLMMInputError as err:
+        raise GLMMInputError(f"{' + '.join(f'offset({e})' for e in parsed.offsets)}: {err}") from None
+    if values.shape[1] != len(parsed.offsets):
+        raise GLMMInputError(f"the offsets {', '.join(f'offset({e})' for e in parsed.offsets)} must each be one "
+                             f"numeric value per row (a numeric column or a transform of one)")
+    return matrix, values.sum(axis=1)
 
 
 def aggregate_design(design: Design, min_ratio: float = 2.0) -> Design | None:
@@ -654,7 +690,8 @@ def aggregate_design(design: Design, min_ratio: float = 2.0) -> Design | None:
     """
     if design.family.name not in ("bernoulli", "binomial") or design.row_map is not None or not design.n:
         return None
-    key = np.column_stack([design.X] + [np.column_stack([b.codes, b.Z]) for b in design.blocks]
+    offset = [] if design.offset is None else [design.offset[:, None]]  # rows merge only with equal offsets
+    key = np.column_stack([design.X] + [np.column_stack([b.codes, b.Z]) for b in design.blocks] + offset
                           + [np.zeros((design.n, 0))])
     _, first, row_map = np.unique(key, axis=0, return_index=True, return_inverse=True)
     if len(first) * min_ratio > design.n:
@@ -665,7 +702,8 @@ def aggregate_design(design: Design, min_ratio: float = 2.0) -> Design | None:
                         np.bincount(row_map, weights=trials), event_level=design.response.event_level)
     blocks = [replace(b, codes=b.codes[first], Z=b.Z[first]) for b in design.blocks]
     return replace(design, family=get_family("binomial"), response=response, X=design.X[first], blocks=blocks,
-                   row_map=row_map, source=design, _x_stats=(design.column_means, design.column_sds))
+                   row_map=row_map, source=design, _x_stats=(design.column_means, design.column_sds),
+                   offset=None if design.offset is None else design.offset[first])
 
 
 def _warn_separation(X: np.ndarray, columns: list[str], response: Response) -> None:
@@ -810,7 +848,8 @@ def evaluate_new(design: Design, newdata: pd.DataFrame, groups: bool = True) -> 
                          else unseen.setdefault(name, -1 - len(unseen)) for name in names], dtype=np.int64)
         codes.append(code)
         new_levels.append(sorted({n for n, c in zip(names, code) if c < 0}))
-    return NewDesign(X, codes, Zs, new_levels)
+    offset = None if design.offset_matrix is None else _evaluate(design.offset_matrix, df, len(df)).sum(axis=1)
+    return NewDesign(X, codes, Zs, new_levels, offset)
 
 
 def _align_new_data(newdata: pd.DataFrame, needed: dict[str, str], train: pd.DataFrame) -> pd.DataFrame:

@@ -98,10 +98,11 @@ class DrawSet:
     def n_draws(self) -> int:
         return self.b.shape[0]
 
-    def fixed_eta(self, X: np.ndarray) -> np.ndarray:
-        """The fixed part of η for design rows ``X``: (S, n), or (S, n, K-1) for several linear predictors."""
+    def fixed_eta(self, X: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+        """The fixed part of η for design rows ``X`` (plus their ``offset``, if any): (S, n), or (S, n, K-1)
+        for several linear predictors (which have no offsets)."""
         if not self.n_eta:
-            return self.b @ X.T
+            return self.b @ X.T + (0.0 if offset is None else offset)
         B = self.b.reshape(self.n_draws, self.n_eta, X.shape[1])
         return np.einsum("scp,np->snc", B, X)
 
@@ -162,7 +163,7 @@ def _linear_predictor(fit, data: pd.DataFrame, re: str, allow_new_levels: bool, 
     design = fit.model.design
     new = design.evaluate(data, groups=re == "conditional")  # without group effects no grouping columns
     ds = DrawSet(fit)
-    eta = ds.fixed_eta(new.X)  # (S, n) or (S, n, K-1)
+    eta = ds.fixed_eta(new.X, new.offset)  # (S, n) or (S, n, K-1)
     if re == "conditional":
         for block, codes, Z, levels in zip(design.blocks, new.codes, new.Z, new.new_levels):
             if levels and not allow_new_levels:
@@ -235,7 +236,7 @@ def integrated_loglik(fit, quad_points: int = 40) -> np.ndarray:
                              "the categorical family (its effects are vectors); use fit.loo(reloo=True) or kfold")
     ds = DrawSet(fit)
     new = design.evaluate(design.data)
-    eta = ds.fixed_eta(new.X)
+    eta = ds.fixed_eta(new.X, new.offset)
     variance = np.zeros_like(eta)
     rng = np.random.default_rng(0)
     for block, codes, Z in zip(design.blocks, new.codes, new.Z):

@@ -233,6 +233,7 @@ def resolve_priors(design, user: dict[str, str] | None = None) -> PriorSet:
     parsed = {key: Prior.parse(text, key) for key, text in user.items()}
     family, link = design.family, design.link
     loc, scale = family.location_scale(design.response, link)
+    loc -= design.offset_mean  # with offset(log(exposure)) the intercept is a rate per unit of exposure
     labels = {b.key: b.label for b in design.blocks}
     valid = _valid_keys(design)
     spaced = {re.sub(r"\s+", "", k): k for k in valid}  # 'b_I(x**2)' means 'b_I(x ** 2)'

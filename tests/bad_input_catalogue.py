@@ -302,6 +302,9 @@ CASES: list[Case] = [
     Case("data-level-absent", "data", "`h[c] ~ ...` where `h` has no level `c`",
          glmm("h[c] ~ x + (1 | g)", family="bernoulli"), "'c'"),
     # ------------------------------------------------------------ formula
+    Case("formula-offset-log-zero", "formula", "`offset(np.log(n0))` where a row's exposure `n0` is 0",
+         glmm("count ~ x + offset(np.log(n0))", family="poisson", data=lambda: make_data().assign(
+             n0=lambda d: np.where(d.index == 2, 0, d["n"]))), "offset(np.log(n0))"),
     Case("formula-response-as-predictor", "formula", "`y ~ y + x` (the response on both sides)",
          glmm("y ~ y + x + (1 | g)"), "is the response and also a predictor"),
     Case("formula-no-tilde", "formula", "`y x + (1 | g)` (no `~`)", glmm("y x + (1 | g)"), "~"),
