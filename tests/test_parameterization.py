@@ -349,7 +349,8 @@ def test_nesting_between_blocks():
     plain_blocks = {b.key: b for b in plain.blocks}
     assert is_innermost(plain, plain_blocks["brood"]) and not is_innermost(plain, plain_blocks["loc"])
     assert finest_block(design, ["loc", "brood"]) == "brood" and finest_block(design, ["loc", "season"]) == "loc"
-    slopes = gb.GLMM("y ~ h + (1 | brood) + (1 + y | loc)", df.assign(y=df["y"] % 2), family="bernoulli").design
+    within = df.assign(y=df["y"] % 2, w=np.arange(len(df)) % 4)  # w varies within every brood
+    slopes = gb.GLMM("y ~ h + (1 | brood) + (1 + w | loc)", within, family="bernoulli").design
     assert containing_blocks(slopes, "brood") == []  # loc's slope column varies within broods
 
 
