@@ -2,7 +2,8 @@
 
 Model: the hospital remission model with a random intercept, ``remission ~ IL6 + CRP + CancerStage +
 LengthofStay + Experience + (1 | DID)`` on ``glmm_bayes.datasets.hospital(seed=1)`` (8,525 rows), 10 folds
-of the rows, 2 chains × (300 tuning + 300 draws) per refit, nutpie, one process.
+of the rows, 2 chains × (300 tuning + 300 draws) per refit on 2 cores (as `refit` runs them outside a parallel
+worker), nutpie, one process.
 
 Timed: (1) one compile of the model; (2) one sampling of the full data with that compiled model; (3) the 10
 refits through ``GLMM.refit`` (the compiled model with each fold's data swapped in: ``with_data``);
@@ -41,7 +42,7 @@ def main() -> None:
     model._compiled = inference.compile_nutpie(model.sampling_model)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    nutpie.sample(model._compiled, seed=1, progress_bar=False, cores=1, **SAMPLER)
+    nutpie.sample(model._compiled, seed=1, progress_bar=False, cores=SAMPLER["chains"], **SAMPLER)  # as refit
     sample_s = time.perf_counter() - t0
     folds = np.random.default_rng(0).permutation(len(df)) % FOLDS
     t0 = time.perf_counter()
