@@ -45,6 +45,12 @@ _NAMESPACE = {"np": np, "log": np.log, "log1p": np.log1p, "log2": np.log2, "log1
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\s*\.\s*\w+)+")
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 _NAME = re.compile(r"^[A-Za-z_][\w.]*$")
+_BACKQUOTED = re.compile(r"^`([^`]+)`$")
+
+
+def _backquoted(text: str) -> set[str]:
+    """The names written in backquotes in ``text`` (column names with spaces or other characters)."""
+    return set(re.findall(r"`([^`]+)`", text))
 
 
 # ---------------------------------------------------------------- formula parsing
@@ -117,8 +123,9 @@ def _group_terms(lhs: str, group_expr: str, correlated: bool, formula: str) -> l
     nest = [g.strip() for g in group_expr.split("/")]
     terms, prefix = [], []
     for level in nest:
-        factors = tuple(dict.fromkeys(f.strip() for f in level.split(":")))  # (1 | g:g) is (1 | g)
-        if not all(_NAME.match(f) for f in factors):
+        # (1 | g:g) is (1 | g); a backquoted name (`my group`) is the column of that name, as in formulae
+        factors = tuple(dict.fromkeys(_BACKQUOTED.sub(r"\1", f.strip()) for f in level.split(":")))
+        if not all(_NAME.match(f) or f in _backquoted(level) for f in factors):
             raise GLMMInputError(
                 f"grouping factor '{group_expr}' in '{formula}' must be column names joined by ':' "
                 f"(interaction) or '/' (nesting), e.g. (1 | school/class)")

@@ -190,3 +190,15 @@ def test_unused_categories_of_a_predictor_are_left_out_with_a_warning():
     with pytest.warns(UserWarning, match=r"column 'h' has categories without rows \(w\)"):
         design = make_design("y ~ x + h + (1 | g)", df)
     assert design.X_columns == ["Intercept", "x", "h[v]"]
+
+
+def test_backquoted_names_work_as_grouping_factors():
+    """A column name with a space is written in backquotes, in the fixed effects (formulae) and, the same way,
+    as a grouping factor; labels carry the plain name."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"my x": rng.normal(size=30), "my g": rng.choice(list("abc"), 30), "y": rng.normal(size=30)})
+    design = make_design("y ~ `my x` + (1 + `my x` | `my g`) + (1 | `my g`:y2)", df.assign(y2=np.arange(30) % 2))
+    assert [b.label for b in design.blocks] == ["my g", "my g:y2"]
+    assert design.blocks[0].columns == ["Intercept", "my x"] and design.X_columns == ["Intercept", "my x"]
+    with pytest.raises(GLMMInputError, match="must be column names"):
+        make_design("y ~ 1 + (1 | my g)", df)
