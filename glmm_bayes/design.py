@@ -45,12 +45,8 @@ _NAMESPACE = {"np": np, "log": np.log, "log1p": np.log1p, "log2": np.log2, "log1
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\s*\.\s*\w+)+")
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 _NAME = re.compile(r"^[A-Za-z_][\w.]*$")
-_BACKQUOTED = re.compile(r"^`([^`]+)`$")
-
-
-def _backquoted(text: str) -> set[str]:
-    """The names written in backquotes in ``text`` (column names with spaces or other characters)."""
-    return set(re.findall(r"`([^`]+)`", text))
+_BACKQUOTED = re.compile(r"^`([^`]+)`$")  # a column name with spaces or other characters, as formulae reads it
+_OFFSET_RE = re.compile(r"^offset\((.+)\)$", re.DOTALL)
 
 
 # ---------------------------------------------------------------- formula parsing
@@ -123,12 +119,13 @@ def _group_terms(lhs: str, group_expr: str, correlated: bool, formula: str) -> l
     nest = [g.strip() for g in group_expr.split("/")]
     terms, prefix = [], []
     for level in nest:
-        # (1 | g:g) is (1 | g); a backquoted name (`my group`) is the column of that name, as in formulae
-        factors = tuple(dict.fromkeys(_BACKQUOTED.sub(r"\1", f.strip()) for f in level.split(":")))
-        if not all(_NAME.match(f) or f in _backquoted(level) for f in factors):
+        written = [f.strip() for f in level.split(":")]
+        if not all(_NAME.match(f) or _BACKQUOTED.match(f) for f in written):
             raise GLMMInputError(
                 f"grouping factor '{group_expr}' in '{formula}' must be column names joined by ':' "
                 f"(interaction) or '/' (nesting), e.g. (1 | school/class)")
+        # (1 | g:g) is (1 | g); a backquoted name (`my group`) is the column of that name, as in formulae
+        factors = tuple(dict.fromkeys(_BACKQUOTED.sub(r"\1", f) for f in written))
         prefix = list(dict.fromkeys(prefix + list(factors)))
         terms.append(GroupTerm(lhs, ":".join(prefix), tuple(prefix), correlated))
     return terms
@@ -188,7 +185,6 @@ def _var_names(expr: str, what: str) -> set[str]:
 
 
 # ---------------------------------------------------------------- response
-_OFFSET_RE = re.compile(r"^offset\((.+)\)$", re.DOTALL)
 _P_RE = re.compile(r"^p\(\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)$")
 _CENS_RE = re.compile(r"^censored\(\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)$")
 _LEVEL_RE = re.compile(r"^([A-Za-z_]\w*)\s*\[\s*(.+?)\s*\]$")
