@@ -558,9 +558,11 @@ def prepare_data(data: pd.DataFrame, columns: dict[str, str], categorical: list[
     df = df.reset_index(drop=True)
     for col in df.columns:
         s = df[col]
-        if isinstance(s.dtype, pd.CategoricalDtype) and columns.get(col) != "response" and _unused_categories(s):
-            warn_user(f"column '{col}' has categories without rows ({', '.join(_unused_categories(s)[:10])}); they "
-                      f"are left out, as R's droplevels() would (df['{col}'].cat.remove_unused_categories())")
+        unused = _unused_categories(s) if isinstance(s.dtype, pd.CategoricalDtype) and columns.get(col) != "response" \
+            else []
+        if unused:
+            warn_user(f"column '{col}' has categories without rows ({', '.join(unused[:10])}); they are left out, "
+                      f"as R's droplevels() would (df['{col}'].cat.remove_unused_categories())")
             s = df[col] = s.cat.remove_unused_categories()
         if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
             raise GLMMInputError(f"column '{col}' holds datetime values; convert it to a numeric value (e.g. days since "

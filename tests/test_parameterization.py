@@ -13,7 +13,9 @@ from every form on one data set.
 from __future__ import annotations
 
 import json
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,9 @@ from scipy import stats
 import glmm_bayes as gb
 from conftest import dataset
 from glmm_bayes.builder import centred_blocks, centred_slopes, continuous_level_ratios, level_information
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from parameterization import nested  # noqa: E402  (one simulator of nested counts, as test_sbc_families does)
 
 
 def _counts(mean: float, groups: int = 12, rows: int = 8, seed: int = 0) -> pd.DataFrame:
@@ -318,16 +323,10 @@ def test_centred_intercept_gives_the_posterior_of_the_non_centred_form():
 
 def _nested_counts(locations: int = 30, broods: int = 2, chicks: int = 4, rate: float = 6.0,
                    seed: int = 0) -> pd.DataFrame:
-    """Poisson counts of chicks in broods in locations (grouseticks' shape), an observation-level effect,
-    a location-level predictor h and a crossed factor season."""
-    rng = np.random.default_rng(seed)
-    loc = np.repeat(np.arange(locations), broods * chicks)
-    brood = np.repeat(np.arange(locations * broods), chicks)
-    h = rng.normal(0, 1, locations)
-    eta = (np.log(rate) + 0.3 * h[loc] + rng.normal(0, 0.5, locations)[loc]
-           + rng.normal(0, 0.7, locations * broods)[brood] + rng.normal(0, 0.3, loc.size))
-    return pd.DataFrame({"y": rng.poisson(np.exp(eta)), "h": h[loc], "loc": loc, "brood": brood,
-                         "chick": np.arange(loc.size), "season": np.arange(loc.size) % 3})
+    """benchmarks/parameterization.py's chicks in broods in locations (grouseticks' shape: an observation-level
+    effect, a location-level predictor h), with integer group codes and a crossed factor season."""
+    df = nested(rate, locations, broods, chicks, seed).astype({"loc": int, "brood": int, "chick": int})
+    return df.assign(season=np.arange(len(df)) % 3)
 
 
 NESTED = "y ~ h + (1 | brood) + (1 | loc) + (1 | chick)"
