@@ -509,6 +509,7 @@ def _log_gamma_tails(xp, a, x):
 
 
 def _log_gamma_tails_of(xp, a, x, gammainc, gammaincc, gammaln, where):
+    """:func:`_log_gamma_tails` with the incomplete gammas, log-gamma and select of ``xp`` passed in."""
     tiny = 1e-300
     q, p = gammaincc(a, x), gammainc(a, x)
     q_small, p_small = q < tiny, p < tiny
