@@ -490,10 +490,11 @@ def _gamma_log_censored_logp(t, eta, shape, lower, upper):
 _TAIL_TERMS = 8  # terms of the asymptotic series below: at x > 700 the next term is below 1e-15 for a <= 10
 
 
-def _log_gamma_tails(xp, a, x):
+def _log_gamma_tails(xp, a, x, tails: str = "qp"):
     """(log Q(a, x), log P(a, x)) for PyTensor (``xp`` = pytensor.tensor) or NumPy (``xp`` = numpy),
     finite where Q or P underflows (Q(2, x) < 1e-308 from x ≈ 745: a right-censored row far beyond
     the mean, e.g. at a jittered start, made the log-density -inf and its gradient NaN).
+    ``tails`` picks what is computed and returned, in order: ``"q"`` (log S), ``"p"`` (log F) or both.
 
     There the logs come from the series
     Q(a, x) = x^(a−1)·e^−x / Γ(a) · Σ_k (a−1)(a−2)…(a−k) / x^k (asymptotic, large x) and
@@ -501,30 +502,33 @@ def _log_gamma_tails(xp, a, x):
 
     Example: ``_log_gamma_tails(np, 2.0, 800.0)[0]`` is -793.3 (scipy's ``gamma.logsf``: -inf).
     """
-    gammainc, gammaincc, gammaln = ((xp.gammainc, xp.gammaincc, xp.gammaln) if xp is not np
-                                    else (special.gammainc, special.gammaincc, special.gammaln))
-    where = xp.switch if xp is not np else np.where
+    funcs = ((xp.gammainc, xp.gammaincc, xp.gammaln, xp.switch) if xp is not np
+             else (special.gammainc, special.gammaincc, special.gammaln, np.where))
     with np.errstate(all="ignore"):  # NumPy: the series of the branch not taken may overflow
-        return _log_gamma_tails_of(xp, a, x, gammainc, gammaincc, gammaln, where)
+        return tuple(_log_gamma_tail(xp, a, x, tail == "q", *funcs) for tail in tails)
 
 
-def _log_gamma_tails_of(xp, a, x, gammainc, gammaincc, gammaln, where):
-    """:func:`_log_gamma_tails` with the incomplete gammas, log-gamma and select of ``xp`` passed in."""
+def _log_gamma_tail(xp, a, x, upper, gammainc, gammaincc, gammaln, where):
+    """log Q(a, x) (``upper``) or log P(a, x) of :func:`_log_gamma_tails`, with the incomplete
+    gammas, log-gamma and select of ``xp`` passed in."""
     tiny = 1e-300
-    q, p = gammaincc(a, x), gammainc(a, x)
-    q_small, p_small = q < tiny, p < tiny
     x_safe = where(x > 0, x, 1.0)
-    q_sum, p_sum = 1.0, 1.0  # the two sums in Horner form: 1 + c1·(1 + c2·(1 + …))
-    for k in range(_TAIL_TERMS - 1, 0, -1):
-        q_sum = 1.0 + (a - k) / x_safe * q_sum
-        p_sum = 1.0 + x_safe / (a + k) * p_sum
     log_x = xp.log(x_safe)
-    log_q_series = (a - 1) * log_x - x - gammaln(a) + xp.log(xp.maximum(q_sum, tiny))
-    log_p_series = a * log_x - x - gammaln(a + 1) + xp.log(p_sum)
+    series = 1.0  # the sum in Horner form: 1 + c1·(1 + c2·(1 + …))
+    if upper:
+        value = gammaincc(a, x)
+        small = value < tiny
+        for k in range(_TAIL_TERMS - 1, 0, -1):
+            series = 1.0 + (a - k) / x_safe * series
+        log_series = (a - 1) * log_x - x - gammaln(a) + xp.log(xp.maximum(series, tiny))
+    else:
+        value = gammainc(a, x)
+        small = (value < tiny) & (x > 0)
+        for k in range(_TAIL_TERMS - 1, 0, -1):
+            series = 1.0 + x_safe / (a + k) * series
+        log_series = a * log_x - x - gammaln(a + 1) + xp.log(series)
     # the inner switch keeps log(0) (and its NaN gradient) out of the branch that is not taken
-    log_q = where(q_small, log_q_series, xp.log(where(q_small, 1.0, q)))
-    log_p = where(p_small & (x > 0), log_p_series, xp.log(where(p_small & (x > 0), 1.0, p)))
-    return log_q, log_p
+    return where(small, log_series, xp.log(where(small, 1.0, value)))
 
 
 # ---------------------------------------------------------------- NumPy helpers
@@ -994,8 +998,8 @@ register(Family(
     simulate=lambda rng, mu, aux, n: rng.gamma(aux["shape"], mu / aux["shape"]),
     variance=lambda mu, aux, n: mu ** 2 / aux["shape"],
     logpdf=lambda y, mu, aux, n: stats.gamma.logpdf(y, aux["shape"], scale=mu / aux["shape"]),
-    logcdf=lambda y, mu, aux: _log_gamma_tails(np, aux["shape"], aux["shape"] * y / mu)[1],
-    logsf=lambda y, mu, aux: _log_gamma_tails(np, aux["shape"], aux["shape"] * y / mu)[0],
+    logcdf=lambda y, mu, aux: _log_gamma_tails(np, aux["shape"], aux["shape"] * y / mu, "p")[0],
+    logsf=lambda y, mu, aux: _log_gamma_tails(np, aux["shape"], aux["shape"] * y / mu, "q")[0],
     censored_logp={"log": _gamma_log_censored_logp},
     direct_logp={"log": _gamma_log_logp}, direct_data={"log": _log_y_data},
     discrete=False, description="y ~ Gamma(shape, rate = shape / mu)"))

@@ -78,3 +78,16 @@ def test_model_density_and_pointwise_loglik_stay_finite_for_a_far_censored_row()
     # log Q(2, x) = log(1 + x) − x at x = 2·5000·e^8
     x = 2.0 * 5000.0 * np.exp(8.0)
     assert ll[-1] == pytest.approx(np.log1p(x) - x, rel=1e-12)
+
+
+def test_family_survival_and_cdf_pick_their_own_tail():
+    """The gamma family's NumPy logsf / logcdf (pointwise log-likelihood of censored rows) each
+    compute one tail: log S against scipy's gamma.logsf, log F against gamma.logcdf."""
+    family, shape, mu = get_family("gamma"), 2.5, 3.0
+    y = np.array([0.01, 1.0, 5.0, 40.0])
+    aux = {"shape": shape}
+    scipy_args = dict(a=shape, scale=mu / shape)
+    # atol: near S = 1, log S ≈ -2e-6 comes from log(Q) (scipy: log1p(-P)), equal to ~1e-17
+    close = dict(rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(family.logsf(y, mu, aux), stats.gamma.logsf(y, **scipy_args), **close)
+    np.testing.assert_allclose(family.logcdf(y, mu, aux), stats.gamma.logcdf(y, **scipy_args), **close)
