@@ -302,13 +302,14 @@ def test_centred_intercept_gives_the_posterior_of_the_non_centred_form():
     reported effects reproduces the model's own log-likelihood (the group-level term moved into the levels'
     mean is counted once)."""
     df = _level_predictor_data(40, 30)
-    summaries = {}
+    summaries, steps = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for form in ("noncentred", "centred_intercept"):
             model = gb.GLMM("y ~ x + w + (1 + x | g)", df, family="bernoulli", parameterization=form)
             fit = model.fit(draws=1000, tune=700, chains=2, seed=4, progressbar=False)
             summaries[form] = fit.summary()
+            steps[form] = float(fit.idata.sample_stats["n_steps"].mean())  # leapfrog steps (gradients) per draw
     d, draw = model.design, fit.parameter_draws().isel(chain=0, draw=11)
     u_draw = fit.random_effects()["g"].values[0, 11]
     eta = d.X @ [float(draw[f"b_{c}"]) for c in d.X_columns] + (u_draw[d.blocks[0].codes] * d.blocks[0].Z).sum(1)
@@ -318,7 +319,9 @@ def test_centred_intercept_gives_the_posterior_of_the_non_centred_form():
     tolerance = 5 * np.hypot(a["mcse_mean"], b["mcse_mean"]) + 0.1 * b["sd"]
     assert ((a["mean"] - b["mean"]).abs() < tolerance).all(), pd.concat([a["mean"], b["mean"]], axis=1)
     np.testing.assert_allclose(a["sd"], b["sd"], rtol=0.25)
-    assert a.loc["b_w", "ess_bulk"] > b.loc["b_w", "ess_bulk"]  # the point of the form
+    # the point of the form, per gradient: w's ESS per leapfrog step (seeds 4-6: 118-162 against 53-65; per
+    # draw alone the two are within noise, 1138 against 1161 at seed 4)
+    assert a.loc["b_w", "ess_bulk"] / steps["centred_intercept"] > 1.3 * b.loc["b_w", "ess_bulk"] / steps["noncentred"]
 
 
 def _nested_counts(locations: int = 30, broods: int = 2, chicks: int = 4, rate: float = 6.0,
