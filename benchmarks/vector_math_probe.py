@@ -17,8 +17,9 @@ Measured 2026-12-01 (session 14, this 2-core machine; microseconds per call):
   (slower: the fused loop holds a 2-D inner reduction, LLVM does not vectorize it, and the polynomial
   is slower than libm when scalar); its gradient 309 -> 316;
 - the whole hospital model's logp (``(1 + IL6 | DID)``): 356-418 -> 470-489 (slower, same reason).
-So the gain needs the builder to write eta for a correlated block as 1-D columns
-(``U[idx, 0] * Z[:, 0] + U[idx, 1] * Z[:, 1]``) before it can reach (a); not adopted yet.
+So the gain would need eta of a correlated block as 1-D columns (``U[idx, 0] * Z[:, 0] + U[idx, 1] * Z[:, 1]``).
+Session 15 tried that in the builder: PyTensor 3.3's rewrites fuse it back into the same gather-and-reduce
+loop (the compiled hospital graphs were identical, node for node), so it is not adopted.
 
     .venv/bin/python benchmarks/vector_math_probe.py      # accuracy table, then the timing table
 """
