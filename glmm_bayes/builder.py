@@ -32,10 +32,11 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
   effects cover every (eta, column) pair, so one LKJ matrix correlates them across categories;
 * family parameters by name (``sigma``, ``alpha``, ``shape``, ...; the ordinal ``cutpoints``
   is an increasing vector with dims ``cutpoints_dim`` = 1..K-1, labelled ``cutpoint[k]``);
-* the likelihood ``y`` (dims ``obs``) — ``pm.Censored`` around the family's distribution when the
-  response is ``censored(time, status)`` (a ``CustomDist`` with the family's stable censored
-  log-density where it has one); data in ``pm.Data`` containers
-  (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``, ``cens_lower``/``cens_upper``, and the
+* the likelihood ``y`` (dims ``obs``) — when the response is ``censored(time, status)``, a ``CustomDist``
+  that evaluates log f, log S and log F each on its own rows (``Family.censored_terms``; draws from
+  ``pm.Censored``); data in ``pm.Data`` containers (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``,
+  ``cens_lower``/``cens_upper`` and the rows of each status ``cens_event_index``/``cens_right_index``/
+  ``cens_left_index``, and the
   likelihood's ``y_const``, ``y_values``, ``y_value_index``) so a compiled model can be re-used with new values.
 
 Example
@@ -693,7 +694,10 @@ def build_model(design: Design, priors: PriorSet, centred: list[str] = (), at_me
             extra = pm.Data("trials", arrays["trials"], dims=OBS)
         if design.response.status is not None:
             bounds = (pm.Data("cens_lower", arrays["cens_lower"], dims=OBS),
-                      pm.Data("cens_upper", arrays["cens_upper"], dims=OBS))
+                      pm.Data("cens_upper", arrays["cens_upper"], dims=OBS),
+                      pm.Data("cens_event_index", arrays["cens_event_index"]),
+                      pm.Data("cens_right_index", arrays["cens_right_index"]),
+                      pm.Data("cens_left_index", arrays["cens_left_index"]))
         # what the likelihood needs from the data alone, computed once (Family.likelihood_data)
         likelihood_data = tuple(pm.Data(name, arrays[name], dims=OBS if per_row else None)
                                 for name, per_row in LIKELIHOOD_DATA.items() if name in arrays)
@@ -811,10 +815,13 @@ def _row_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, np.ndarr
     out["y_obs"] = (observed if y is None else np.asarray(y).astype(observed.dtype))[sel]
     if response.trials is not None:
         out["trials"] = response.trials[sel].astype("int64")
-    if response.status is not None:  # censoring bounds: PyMC's Censored uses log F / log S at a bound
+    if response.status is not None:  # censoring: bounds (PyMC's Censored draws) and the censored rows
         y, status = response.y[sel].astype(float), response.status[sel]
         out["cens_lower"] = np.where(status == -1, y, -np.inf)
         out["cens_upper"] = np.where(status == 0, y, np.inf)
+        out["cens_event_index"] = np.flatnonzero(status == 1).astype("int64")
+        out["cens_right_index"] = np.flatnonzero(status == 0).astype("int64")
+        out["cens_left_index"] = np.flatnonzero(status == -1).astype("int64")
     return out
 
 

@@ -72,3 +72,17 @@ def test_censored_quantile_residuals_detect_the_wrong_family(fits):
     assert wrong.loc[0, "p_value"] < 0.01, wrong
     assert np.isnan(right.loc[1, "p_value"])  # dispersion test not defined with censoring
     assert fits["weibull"].loo().elpd > fits["exponential"].loo().elpd + 4
+
+
+def test_censored_kfold_refits_agree_with_loo(fits, data):
+    """Each fold swaps in its rows' censoring (the event / right- / left-censored row indices change length)
+    without recompiling, and a held-out censored row scores log S(t). k-fold over rows and LOO estimate the
+    same expected log predictive density: they must agree within two standard errors."""
+    fit = fits["weibull"]
+    assert (data["status"] == 0).sum() > 20  # the held-out folds contain censored rows
+    kfold = fit.kfold(k=5, seed=2, draws=300, tune=300, executor="serial")
+    loo = fit.loo()
+    assert np.isfinite(kfold.elpd_i).all() and len(kfold.elpd_i) == len(data)
+    assert abs(kfold.elpd - loo.elpd) < 2 * loo.se, (kfold.elpd, loo.elpd, loo.se)
+    # the censored rows' held-out terms are log-survivals: at most 0, unlike a log-density
+    assert (np.asarray(kfold.elpd_i)[data["status"].to_numpy() == 0] <= 0).all()
