@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable
 
@@ -51,9 +53,27 @@ def map_jobs(func: Callable, items: Iterable, executor: str = "auto", n_workers:
     if executor == "serial" or not items:
         return [func(item) for item in items]
     if executor == "processes":
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn")) as pool:
-            return list(pool.map(func, items))
+        try:
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn")) as pool:
+                return list(pool.map(func, items))
+        except BrokenProcessPool as err:
+            raise GLMMInputError(_workers_failed("processes", "the process pool's workers")) from err
     return _map_dask(func, items, n_workers, scheduler)
+
+
+def _workers_failed(executor: str, what: str) -> str:
+    """The message for worker processes that did not start, with the usual cause where it applies: a script
+    without a ``__main__`` guard (spawned workers import the script and run its top level again)."""
+    message = f"executor={executor!r}: {what} failed to start or died."
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None) and not hasattr(sys, "ps1"):  # run as a script, not interactively
+        message += (f" Run from a script ({os.path.basename(main.__file__)}), the usual cause is that its code is not "
+                    "under 'if __name__ == \"__main__\":': each worker process imports the script and runs its top "
+                    "level again (Python's multiprocessing docs, 'Safe importing of main module'). Put the "
+                    "script's code under that guard,")
+    else:
+        message += " See the error above this one;"
+    return message + " or pass executor=\"serial\" to run the jobs in this process."
 
 
 def in_worker_process() -> bool:
@@ -81,8 +101,11 @@ def _map_dask(func: Callable, items: list, n_workers: int, scheduler: str | None
     if scheduler:
         with Client(scheduler) as client:
             return client.gather(client.map(func, items, pure=False))
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    try:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    except RuntimeError as err:  # distributed: "Nanny failed to start."
+        raise GLMMInputError(_workers_failed("dask", "the embedded LocalCluster's workers")) from err
+    with cluster, Client(cluster) as client:
         return client.gather(client.map(func, items, pure=False))
 
 
