@@ -35,9 +35,9 @@ Graph layout (variable names are the contract between this module and :mod:`glmm
 * the likelihood ``y`` (dims ``obs``) — when the response is ``censored(time, status)``, a ``CustomDist``
   that evaluates log f, log S and log F each on its own rows (``Family.censored_terms``; draws from
   ``pm.Censored``); data in ``pm.Data`` containers (``X``, ``idx_<key>``, ``Z_<key>``, ``y_obs``, ``trials``,
-  ``cens_lower``/``cens_upper`` and the rows of each status ``cens_event_index``/``cens_right_index``/
-  ``cens_left_index``, and the
-  likelihood's ``y_const``, ``y_values``, ``y_value_index``) so a compiled model can be re-used with new values.
+  ``cens_lower``/``cens_upper``, the rows of each status ``cens_event_index``/``cens_right_index``/
+  ``cens_left_index``, and the likelihood's ``y_const``, ``y_values``, ``y_value_index``) so a compiled model
+  can be re-used with new values.
 
 Example
 -------

@@ -517,9 +517,9 @@ def _censored_rows(terms: CensoredTerms, t, eta, aux: tuple, event_index, right_
     return out
 
 
-# PyMC has no Weibull or gamma log-survival: ``Censored`` takes log(1 - exp(logcdf)), which is -inf once
-# F(t) rounds to 1 (Weibull: (t/scale)^shape > ~745 at the log-CDF, e.g. a jittered starting point), so a
-# right-censored row made the whole log-density -inf. These write log S(t) directly.
+# PyMC has no Weibull, gamma or exponential log-survival: ``Censored`` takes log(1 - exp(logcdf)), which is
+# -inf once F(t) rounds to 1 (Weibull: (t/scale)^shape > ~745 at the log-CDF, e.g. a jittered starting point),
+# so a right-censored row made the whole log-density -inf. These write log S(t) directly.
 def _weibull_log_z(t, eta, shape):
     """z = (t / scale)^shape with scale exp(η): the Weibull's log S(t) is −z."""
     pt = _pt()
