@@ -16,7 +16,8 @@ PyTensor's numba cache directory and a later process loads the machine code inst
 Where a graph has no PyTensor cache key, or nutpie's internals are not the ones this was written for,
 it falls back to ``nutpie.compile_pymc_model``.
 
-Machine code that is not on disk yet is compiled in a forked child process (Linux), and this process
+Machine code that is not on disk yet is compiled in a forked child process (Linux; garbage collection off
+there, and killed after ``CHILD_TIMEOUT_S``, when this process compiles it itself), and this process
 then loads it like any later one. Freshly JIT-compiled code and the same code loaded from numba's cache
 can differ in the last bit (measured: the row-level fused loop of ``y ~ x``; PyTensor compiles with
 fast-math), so without this the first fit of a model on a machine drew other draws from the same seed
@@ -30,10 +31,12 @@ Example
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import signal
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -249,6 +252,9 @@ def _compile_in_child(functions: list) -> None:
         with global_compiler_lock:
             pid = os.fork()
             if pid == 0:  # the child: compile, store, exit without running any of the parent's exit handlers
+                # no garbage collection: it would free the parent's unreachable objects here, and a nutpie sampler
+                # among them waits in its destructor for threads the child does not have (a hang, seen once)
+                gc.disable()
                 status = 1
                 try:  # silent: the parent's streams may be a notebook kernel's, served by threads the child lacks
                     sys.stdout = sys.stderr = open(os.devnull, "w")
@@ -259,11 +265,27 @@ def _compile_in_child(functions: list) -> None:
                 finally:
                     os._exit(status)
     try:
-        os.waitpid(pid, 0)
+        _wait_or_kill(pid, CHILD_TIMEOUT_S)
     except BaseException:  # Ctrl-C while waiting: stop the child too
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
+
+
+CHILD_TIMEOUT_S = 900  # a cold compile takes seconds to about a minute; past this the child is taken to hang
+
+
+def _wait_or_kill(pid: int, timeout: float, poll: float = 0.05) -> bool:
+    """Wait for child ``pid``; kill it once ``timeout`` seconds have passed (then the caller compiles in this
+    process, as where there is no fork). Returns whether the child exited by itself."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+        time.sleep(poll)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False
 
 
 def _logp_signature():

@@ -148,3 +148,26 @@ def test_first_fit_on_an_empty_cache_draws_what_later_fits_draw(tmp_path):
         hashes.append(next(line for line in proc.stdout.splitlines() if line.startswith("DRAWS")))
     assert any((tmp_path / "numba").iterdir())  # the runs did use the empty cache
     assert hashes[0] == hashes[1]
+
+
+def test_a_child_that_hangs_is_killed_and_one_that_exits_is_reaped():
+    """The compile child is waited for with a deadline (a forked child once hung in a destructor of the
+    parent's garbage); past it the child is killed and the parent compiles the code itself."""
+    import os
+    import time
+
+    from glmm_bayes.compiled import _wait_or_kill
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    assert _wait_or_kill(pid, timeout=30)
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    start = time.monotonic()
+    assert not _wait_or_kill(pid, timeout=0.5)
+    assert time.monotonic() - start < 10
+    with pytest.raises(ChildProcessError):  # killed and reaped: no zombie left behind
+        os.waitpid(pid, os.WNOHANG)
