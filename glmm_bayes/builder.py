@@ -815,13 +815,17 @@ def _row_arrays(design: Design, priors: PriorSet, rows, y) -> dict[str, np.ndarr
     out["y_obs"] = (observed if y is None else np.asarray(y).astype(observed.dtype))[sel]
     if response.trials is not None:
         out["trials"] = response.trials[sel].astype("int64")
-    if response.status is not None:  # censoring: bounds (PyMC's Censored draws) and the censored rows
-        y, status = response.y[sel].astype(float), response.status[sel]
-        out["cens_lower"] = np.where(status == -1, y, -np.inf)
-        out["cens_upper"] = np.where(status == 0, y, np.inf)
-        out["cens_event_index"] = np.flatnonzero(status == 1).astype("int64")
-        out["cens_right_index"] = np.flatnonzero(status == 0).astype("int64")
-        out["cens_left_index"] = np.flatnonzero(status == -1).astype("int64")
+    if response.status is not None:  # censoring: bounds (the data's censoring times) and the censored rows
+        times, status = response.y[sel].astype(float), response.status[sel]
+        out["cens_lower"] = lower = np.where(status == -1, times, -np.inf)
+        out["cens_upper"] = upper = np.where(status == 0, times, np.inf)
+        # PyMC's Censored convention: a row is censored where its value is at its bound. With the data's own
+        # times that is its status; a simulated outcome (SBC: pm.Censored's draws, min(T, bound)) below a
+        # right-censoring bound is an event
+        right, left = out["y_obs"] == upper, out["y_obs"] == lower
+        out["cens_event_index"] = np.flatnonzero(~right & ~left).astype("int64")
+        out["cens_right_index"] = np.flatnonzero(right).astype("int64")
+        out["cens_left_index"] = np.flatnonzero(left).astype("int64")
     return out
 
 

@@ -458,4 +458,6 @@ def test_strongly_correlated_fixed_effects_get_a_low_rank_mass_matrix():
     assert fixed_effects_condition(model.design) > LOW_RANK_CONDITION
     assert fixed_effects_condition(gb.GLMM("angle ~ recipe + temp + (1 | recipe:replicate)", df).design) < 10
     fit = model.fit(draws=300, tune=300, chains=4, seed=1, progressbar=False, warn=False)
-    assert fit.diagnostics.max_rhat < 1.02 and fit.diagnostics.min_ess_bulk > 300, fit.diagnostics
+    # seeds 1-6 on session 16's machine: max R-hat (over ~100 parameters, 300 draws a chain) 1.013-1.025 and
+    # min bulk ESS 848-1163; the draws differ in the last bits between CPUs, so 1.02 was too tight
+    assert fit.diagnostics.max_rhat < 1.05 and fit.diagnostics.min_ess_bulk > 300, fit.diagnostics

@@ -86,3 +86,18 @@ def test_censored_kfold_refits_agree_with_loo(fits, data):
     assert abs(kfold.elpd - loo.elpd) < 2 * loo.se, (kfold.elpd, loo.elpd, loo.se)
     # the censored rows' held-out terms are log-survivals: at most 0, unlike a log-density
     assert (np.asarray(kfold.elpd_i)[data["status"].to_numpy() == 0] <= 0).all()
+
+
+def test_a_simulated_time_below_its_censoring_bound_is_an_event(data):
+    """SBC refits swap in simulated times drawn as pm.Censored draws them, min(T, bound): a row censored in
+    the data whose simulated time falls below its bound is an event of the simulated data (scored by log f),
+    one at its bound stays censored (log S)."""
+    model = gb.GLMM("censored(time, status) ~ 1 + (1 | g)", data, family="weibull")
+    censored = np.flatnonzero(data["status"].to_numpy() == 0)
+    assert set(model.sampling_arrays()["cens_right_index"]) == set(censored)
+    simulated = data["time"].to_numpy().copy()
+    simulated[censored[:3]] *= 0.5
+    arrays = model.sampling_arrays(y=simulated)
+    assert set(arrays["cens_right_index"]) == set(censored[3:])
+    assert set(censored[:3]) <= set(arrays["cens_event_index"])
+    assert len(arrays["cens_event_index"]) + len(arrays["cens_right_index"]) == len(data)
