@@ -252,8 +252,8 @@ def _compile_in_child(functions: list) -> None:
         with global_compiler_lock:
             pid = os.fork()
             if pid == 0:  # the child: compile, store, exit without running any of the parent's exit handlers
-                # no garbage collection: it would free the parent's unreachable objects here, and a nutpie sampler
-                # among them waits in its destructor for threads the child does not have (a hang, seen once)
+                # no garbage collection: it would free the parent's unreachable objects here, and a nutpie object
+                # among them waited in its destructor for threads the child does not have (a hang, seen once)
                 gc.disable()
                 status = 1
                 try:  # silent: the parent's streams may be a notebook kernel's, served by threads the child lacks
