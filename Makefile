@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install install-gpu demo test test-fast bench clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
+
+# JAX with CUDA 12 for backend="numpyro" on an NVIDIA GPU (needs the registry; benchmarks/accelerator.py)
+install-gpu: $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt "jax[cuda12]"
 
 demo: $(STAMP)
 	$(VENV)/bin/glmm-bayes demo

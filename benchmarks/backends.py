@@ -264,17 +264,16 @@ def hand_inputs(spec: dict, data) -> dict:
             "aux": {k: (p.dist, list(p.args)) for k, p in ps.aux.items()}}
 
 
-def run_numpyro_hand(spec, inputs, draws, tune, chain_method="sequential"):
-    """The model written directly in NumPyro: non-centred group effects, LKJCholesky for correlated blocks."""
+def hand_model(spec, inputs):
+    """The model written directly in NumPyro: non-centred group effects, LKJCholesky for correlated blocks.
+
+    Returns ``(model, y)``: call ``model(y=y)``. Turns on float64 (the precision of the PyMC-based samplers)."""
     import jax
     import jax.numpy as jnp
-    import numpy as np
     import numpyro
     import numpyro.distributions as dist
-    from numpyro.infer import MCMC, NUTS
 
-    jax.config.update("jax_enable_x64", True)  # same precision as the PyMC-based samplers
-    t0 = time.perf_counter()
+    jax.config.update("jax_enable_x64", True)
     X = jnp.asarray(inputs["X"])
     blocks = [dict(b, codes=jnp.asarray(b["codes"]), Z=jnp.asarray(b["Z"]), sd=_numpyro_prior(b["sd"], dist))
               for b in inputs["blocks"]]
@@ -306,6 +305,17 @@ def run_numpyro_hand(spec, inputs, draws, tune, chain_method="sequential"):
         else:
             raise ValueError(f"numpyro_hand: no likelihood for family {family!r}")
 
+    return model, y
+
+
+def run_numpyro_hand(spec, inputs, draws, tune, chain_method="sequential"):
+    """:func:`hand_model` sampled with NumPyro's NUTS; returns (seconds, build seconds, ESS table, stats)."""
+    import jax
+    import numpy as np
+    from numpyro.infer import MCMC, NUTS
+
+    t0 = time.perf_counter()
+    model, y = hand_model(spec, inputs)
     mcmc = MCMC(NUTS(model, target_accept_prob=0.8), num_warmup=tune, num_samples=draws, num_chains=CHAINS,
                 chain_method=chain_method, progress_bar=False)
     t_build = time.perf_counter() - t0
@@ -323,7 +333,7 @@ def run_numpyro_hand(spec, inputs, draws, tune, chain_method="sequential"):
             labels[f"sd_{blk['label']}__{col}"] = np.asarray(samples[f"sd{k}"][..., j])
         if blk["cor"] is not None:
             labels[f"cor_{blk['label']}__{blk['columns'][0]}__{blk['columns'][1]}"] = np.asarray(samples[f"cor{k}"])
-    if family == "gaussian":
+    if spec["family"] == "gaussian":
         labels["sigma"] = np.asarray(samples["sigma"])
     extra = mcmc.get_extra_fields(group_by_chain=True)
     steps = np.asarray(extra["num_steps"], dtype=float)
