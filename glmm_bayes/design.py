@@ -46,6 +46,9 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\s*\.\s*\w+)+")
 _CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 _NAME = re.compile(r"^[A-Za-z_][\w.]*$")
 _BACKQUOTED = re.compile(r"^`([^`]+)`$")  # a column name with spaces or other characters, as formulae reads it
+_COLUMN = r"(?:[A-Za-z_]\w*|`[^`]+`)"  # a column in the response: a plain or a backquoted name
+_COLUMN_RE = re.compile(rf"^{_COLUMN}$")
+_QUOTED_SPLIT = re.compile(r"(`[^`]*`)")  # splits a formula into plain text and backquoted names
 _OFFSET_RE = re.compile(r"^offset\((.+)\)$", re.DOTALL)
 
 
@@ -70,15 +73,44 @@ class ParsedFormula:
     offsets: tuple[str, ...] = ()  # the expressions inside offset(...) terms: added to η, coefficient 1
 
 
-def check_safe(formula: str, columns=()) -> None:
-    """Refuse a formula that calls anything outside :data:`ALLOWED_FUNCTIONS`.
+def column_name(token: str) -> str:
+    """The column a name in a formula reads: ``x`` → ``x``, ```my x``` → ``my x``."""
+    m = _BACKQUOTED.match(token)
+    return m.group(1) if m else token
 
-    >>> check_safe("y ~ np.log(x) + C(g)")
+
+def normalise_formula(formula: str, columns=()) -> str:
+    """Read R's spellings the way lme4 and brms do, in formulae's language: a column name with dots
+    (``total.fruits``, common in R data) is backquoted, and ``^`` is ``**`` (``I(age^2)`` is a square,
+    ``(a + b)^2`` all interactions of two). Backquoted names are left as they are.
+
+    >>> normalise_formula("total.fruits ~ I(age^2) + (1 | pop.id)", ["total.fruits", "age", "pop.id"])
+    '`total.fruits` ~ I(age**2) + (1 | `pop.id`)'
+    """
+    dotted = sorted((c for c in map(str, columns) if "." in c and _NAME.match(c) and c not in ALLOWED_FUNCTIONS),
+                    key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, dotted)) + r")(?![\w.])") if dotted else None
+    pieces = _QUOTED_SPLIT.split(formula)
+    for i in range(0, len(pieces), 2):  # even pieces lie outside backquotes
+        if pattern is not None:
+            pieces[i] = pattern.sub(r"`\1`", pieces[i])
+        pieces[i] = pieces[i].replace("^", "**")
+    return "".join(pieces)
+
+
+def check_safe(formula: str, columns=None) -> None:
+    """Refuse a formula that calls anything outside :data:`ALLOWED_FUNCTIONS`. Backquoted names are
+    column names (formulae looks them up in the data; nothing is evaluated). ``columns`` (the data's, when
+    known) lets a dotted name be a column's; without them (a spec file read before its data) dotted names
+    are left to the check made with the data.
+
+    >>> check_safe("y ~ np.log(x) + C(g) + `my x`")
     >>> check_safe('y ~ __import__("os").system("ls")')
     Traceback (most recent call last):
     ...
     glmm_bayes.errors.GLMMInputError: formula calls '__import__', which is not allowed; ...
     """
+    formula = "".join(p if i % 2 == 0 else "q" for i, p in enumerate(_QUOTED_SPLIT.split(formula)))
     allowed = ", ".join(sorted(ALLOWED_FUNCTIONS))
     if "__" in formula or "lambda" in formula or ";" in formula:
         bad = "__" if "__" in formula else ("lambda" if "lambda" in formula else ";")
@@ -92,15 +124,12 @@ def check_safe(formula: str, columns=()) -> None:
         if name not in ALLOWED_FUNCTIONS:
             raise GLMMInputError(f"formula calls '{name}', which is not allowed; a formula may only use "
                                  f"column names and these functions: {allowed}")
-    for dotted in _DOTTED.findall(formula):
+    for dotted in _DOTTED.findall(formula) if columns is not None else ():
         name = re.sub(r"\s+", "", dotted)
         if re.fullmatch(r"\d+\.\d*", name) or name in ALLOWED_FUNCTIONS:
             continue
-        if name in columns:
-            raise GLMMInputError(f"column '{name}' contains '.', which formulas read as attribute access; "
-                                 f"rename the column (e.g. {name.replace('.', '_')!r})")
-        raise GLMMInputError(f"formula uses '{name}', which is not allowed; a formula may only use column "
-                             f"names and these functions: {allowed}")
+        raise GLMMInputError(f"formula uses '{name}', which is neither a column of the data nor an allowed "
+                             f"function; a formula may only use column names and these functions: {allowed}")
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:
@@ -142,6 +171,7 @@ def parse_formula(formula: str, columns=()) -> ParsedFormula:
         raise GLMMInputError(f"formula must be a string like 'y ~ x + (1 | g)', got {formula!r}")
     if formula.count("~") != 1:
         raise GLMMInputError(f"formula '{formula}' must contain exactly one '~'")
+    formula = normalise_formula(formula, columns)
     check_safe(formula, columns)
     response, _, rhs = formula.partition("~")
     response = response.strip()
@@ -185,9 +215,9 @@ def _var_names(expr: str, what: str) -> set[str]:
 
 
 # ---------------------------------------------------------------- response
-_P_RE = re.compile(r"^p\(\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)$")
-_CENS_RE = re.compile(r"^censored\(\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)$")
-_LEVEL_RE = re.compile(r"^([A-Za-z_]\w*)\s*\[\s*(.+?)\s*\]$")
+_P_RE = re.compile(rf"^p\(\s*({_COLUMN})\s*,\s*({_COLUMN})\s*\)$")
+_CENS_RE = re.compile(rf"^censored\(\s*({_COLUMN})\s*,\s*({_COLUMN})\s*\)$")
+_LEVEL_RE = re.compile(rf"^({_COLUMN})\s*\[\s*(.+?)\s*\]$")
 
 
 def response_columns(lhs: str) -> list[str]:
@@ -195,12 +225,12 @@ def response_columns(lhs: str) -> list[str]:
     for regex in (_P_RE, _CENS_RE):
         m = regex.match(lhs)
         if m:
-            return [m.group(1), m.group(2)]
+            return [column_name(m.group(1)), column_name(m.group(2))]
     m = _LEVEL_RE.match(lhs)
     if m:
-        return [m.group(1)]
-    if _NAME.match(lhs):
-        return [lhs]
+        return [column_name(m.group(1))]
+    if _NAME.match(lhs) or _COLUMN_RE.match(lhs):
+        return [column_name(lhs)]
     return sorted(_var_names(lhs, "response"))
 
 
@@ -220,14 +250,16 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
                 f"'censored(time, status)' needs a family that models censoring; family '{family.name}' does "
                 f"not. Use one of: {', '.join(n for n, f in FAMILIES.items() if f.censorable)} "
                 f"(survival: 'weibull', 'lognormal', 'exponential')")
-        return _censored_response(data, m.group(1), m.group(2))
+        return _censored_response(data, column_name(m.group(1)), column_name(m.group(2)))
+    if _COLUMN_RE.match(lhs):
+        lhs = column_name(lhs)
     if family.ordinal or family.nominal:
         what = "an ordinal" if family.ordinal else "a categorical"
-        if not _NAME.match(lhs):
+        if not (_NAME.match(lhs) or lhs in data.columns):
             raise GLMMInputError(f"{what} response must be one column, got '{lhs}'")
         return _ordinal_response(data[lhs], lhs) if family.ordinal else _nominal_response(data[lhs], lhs)
     if m := _P_RE.match(lhs):
-        y, n = m.group(1), m.group(2)
+        y, n = column_name(m.group(1)), column_name(m.group(2))
         if not family.needs_trials:
             with_trials = " or ".join(repr(name) for name, f in FAMILIES.items() if f.needs_trials)
             raise GLMMInputError(
@@ -236,14 +268,14 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
                 f"unused), or choose one of those families")
         return Response(y, _numeric(data[y], y, "successes"), _numeric(data[n], n, "trials"))
     if m := _LEVEL_RE.match(lhs):
-        col, level = m.group(1), m.group(2).strip("'\"")
+        col, level = column_name(m.group(1)), m.group(2).strip("'\"")
         values = data[col].astype(str)
         present = sorted(values.unique())
         if level not in present:
             raise GLMMInputError(f"response '{lhs}': level '{level}' does not occur in column '{col}'; "
                                  f"its values are: {', '.join(present[:20])}")
         return Response(col, (values == level).to_numpy(dtype=float), event_level=level)
-    if _NAME.match(lhs):
+    if _NAME.match(lhs) or lhs in data.columns:
         values = data[lhs]
         numeric = (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) and \
             not isinstance(values.dtype, pd.CategoricalDtype)

@@ -41,7 +41,7 @@ import pandas as pd
 import xarray as xr
 
 from glmm_bayes.builder import centring, fixed_groups, intercept_names
-from glmm_bayes.design import _P_RE
+from glmm_bayes.design import _P_RE, column_name
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes.families import LINKS, gh_expectation
 
@@ -315,7 +315,7 @@ def _extra(design, data: pd.DataFrame) -> np.ndarray | None:
     """What the family needs besides η for new rows: trials (binomial families), scores (ordinal)."""
     if design.family.needs_trials:
         m = _P_RE.match(design.parsed.response)
-        column = m.group(2)
+        column = column_name(m.group(2))
         if column not in data.columns:
             raise GLMMInputError(f"newdata needs the number of trials in column '{column}' for "
                                  f"{design.family.name} predictions")

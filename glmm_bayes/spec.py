@@ -71,7 +71,7 @@ class ModelSpec:
                                  f"got {self.formula!r}")
         from glmm_bayes.design import check_safe
 
-        check_safe(self.formula)
+        check_safe(self.formula)  # its data's columns are not known yet: dotted names are checked with them
         if not isinstance(self.family, str):
             raise GLMMInputError(f"spec '{self.name}': 'family' must be a string, got {self.family!r}")
         if not isinstance(self.priors, dict) or not all(

@@ -202,3 +202,43 @@ def test_backquoted_names_work_as_grouping_factors():
     assert design.blocks[0].columns == ["Intercept", "my x"] and design.X_columns == ["Intercept", "my x"]
     with pytest.raises(GLMMInputError, match="must be column names"):
         make_design("y ~ 1 + (1 | my g)", df)
+
+
+def test_r_style_dotted_column_names_are_columns():
+    """R data names columns with dots (total.fruits): written plainly or backquoted, they are columns wherever
+    a column can stand (response, p(), censored(), fixed effects, slopes, grouping factors); labels keep them."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"total.fruits": rng.poisson(3, 40), "x.a": rng.normal(size=40), "pop.id": np.repeat(list("abcd"), 10),
+                       "n.trials": 10, "t.days": rng.uniform(1, 5, 40), "event.flag": rng.integers(0, 2, 40)})
+    plain = make_design("total.fruits ~ x.a + (1 + x.a | pop.id)", df, family="poisson")
+    quoted = make_design("`total.fruits` ~ `x.a` + (1 + `x.a` | `pop.id`)", df, family="poisson")
+    for d in (plain, quoted):
+        assert d.X_columns == ["Intercept", "x.a"] and d.blocks[0].label == "pop.id"
+        assert d.blocks[0].columns == ["Intercept", "x.a"]
+        np.testing.assert_array_equal(d.response.y, df["total.fruits"])
+        np.testing.assert_array_equal(d.X[:, 1], df["x.a"])
+    d = make_design("p(total.fruits, n.trials) ~ x.a + (1 | pop.id)", df, family="binomial")
+    np.testing.assert_array_equal(d.response.trials, df["n.trials"])
+    d = make_design("censored(t.days, event.flag) ~ x.a", df, family="weibull")
+    np.testing.assert_array_equal(d.response.y, df["t.days"])
+    with pytest.raises(GLMMInputError, match="'x.b', which is neither a column"):
+        make_design("total.fruits ~ x.b", df, family="poisson")
+
+
+def test_caret_is_a_power_as_in_r(df):
+    """lme4 and brms users write I(x^2) for a square and (a + b)^2 for all interactions of two."""
+    caret, stars = make_design("y ~ I(x^2) + (x + z)^2", df), make_design("y ~ I(x**2) + (x + z)**2", df)
+    assert caret.X_columns == stars.X_columns == ["Intercept", "I(x ** 2)", "x", "z", "x:z"]
+    np.testing.assert_allclose(caret.X, stars.X)
+    np.testing.assert_allclose(caret.X[:, 1], df["x"] ** 2)
+
+
+def test_spec_with_dotted_names_is_checked_against_its_data():
+    """A spec file is read before its data: its dotted names wait for the columns (no 'not allowed' error for
+    an R-style column), while calls are still refused at once."""
+    from glmm_bayes.spec import ModelSpec
+
+    spec = ModelSpec(name="m", formula="total.fruits ~ x.a + (1 | pop.id)", family="poisson")
+    assert spec.formula.startswith("total.fruits")
+    with pytest.raises(GLMMInputError, match="'os.system'"):
+        ModelSpec(name="m", formula="y ~ os.system(x)", family="poisson")
