@@ -50,7 +50,8 @@ class Fit:
         self.seconds = seconds
         self._params: xr.Dataset | None = None
         self._diagnostics: Diagnostics | None = (
-            diagnose(idata, self.parameter_draws(), seconds, warn=warn) if check else None)
+            diagnose(idata, self.parameter_draws(), seconds, warn=warn, group_labels=self._group_labels())
+            if check else None)
 
     @property
     def idata(self) -> xr.DataTree:
@@ -75,8 +76,13 @@ class Fit:
     def diagnostics(self) -> Diagnostics:
         """R-hat, ESS, divergences and BFMI of the draws, with plain-language warnings."""
         if self._diagnostics is None:
-            self._diagnostics = diagnose(self._idata, self.parameter_draws(), self.seconds, warn=False)
+            self._diagnostics = diagnose(self._idata, self.parameter_draws(), self.seconds, warn=False,
+                                         group_labels=self._group_labels())
         return self._diagnostics
+
+    def _group_labels(self) -> dict[str, str]:
+        """Block key → grouping factor as written (``r_<group>[...]`` names in the diagnostics)."""
+        return {block.key: block.label for block in self.model.design.blocks}
 
     # ---------------------------------------------------------- draws
     @property

@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import warnings
@@ -393,14 +394,19 @@ class Diagnostics:
         return "\n".join(lines)
 
 
-def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True) -> Diagnostics:
-    """Check R-hat, ESS (on ``params`` and the standardised group effects), divergences and BFMI."""
+def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True,
+             group_labels: dict[str, str] | None = None) -> Diagnostics:
+    """Check R-hat, ESS (on ``params`` and the group effects as sampled), divergences and BFMI.
+
+    ``group_labels`` (block key → grouping factor as written) names each group effect the way brms does,
+    ``r_<group>[<level>,<column>]``, in the worst-parameter fields and warnings; without it they keep the
+    sampler's variable names (``z_<key>[i]``)."""
     checked = params.copy()
     posterior = idata["posterior"].to_dataset()
     for name in posterior.data_vars:
         if name.startswith(("z_", "u_", "v_")):
             checked[name] = posterior[name]
-    rhat, ess_bulk, ess_tail = _rank_diagnostics(checked)
+    rhat, ess_bulk, ess_tail = _rank_diagnostics(checked, group_labels or {})
     stats = idata["sample_stats"].to_dataset() if "sample_stats" in idata.children else xr.Dataset()
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     bfmi = []
@@ -427,19 +433,44 @@ def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True)
     return d
 
 
-def _rank_diagnostics(ds: xr.Dataset) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """R-hat, bulk and tail ESS of every scalar in ``ds`` (``name`` or ``name[i]``, flat index),
-    finite values only; one vectorised pass (:mod:`glmm_bayes.convergence`)."""
+def _rank_diagnostics(ds: xr.Dataset, group_labels: dict[str, str]
+                      ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """R-hat, bulk and tail ESS of every scalar in ``ds``, finite values only; one vectorised pass
+    (:mod:`glmm_bayes.convergence`). Scalars are named by :func:`_scalar_names`; where two share a name (a
+    group effect and its standardised form) the worse value is kept."""
     names, columns = [], []
     for name, da in ds.data_vars.items():
-        values = da.transpose("chain", "draw", ...).values
-        values = values.reshape(values.shape[0], values.shape[1], -1)
-        columns.append(values)
-        names += [name] if values.shape[2] == 1 else [f"{name}[{i}]" for i in range(values.shape[2])]
+        da = da.transpose("chain", "draw", ...)
+        columns.append(da.values.reshape(da.shape[0], da.shape[1], -1))
+        names += _scalar_names(name, da, group_labels)
     if not columns:
         return {}, {}, {}
-    stats = rank_diagnostics(np.concatenate(columns, axis=2))
-    return tuple({n: float(v) for n, v in zip(names, values) if np.isfinite(v)} for values in stats)
+    out = ({}, {}, {})
+    for values, table, worse in zip(rank_diagnostics(np.concatenate(columns, axis=2)), out, (max, min, min)):
+        for n, v in zip(names, values):
+            if np.isfinite(v):
+                table[n] = worse(v, table.get(n, v))
+    return out
+
+
+def _scalar_names(name: str, da: xr.DataArray, group_labels: dict[str, str]) -> list[str]:
+    """One name per scalar of ``da`` (chain, draw, ...), in C order: ``name`` for a scalar, ``name[i]`` for a
+    vector, and a group effect of a block in ``group_labels`` as brms names it, ``r_<group>[<level>,<column>]``.
+
+    >>> da = xr.DataArray(np.zeros((1, 2, 2, 1)), dims=("chain", "draw", "k__level", "k__coef"),
+    ...                   coords={"k__level": ["a", "b"], "k__coef": ["Intercept"]})
+    >>> _scalar_names("z_k", da, {"k": "school"})
+    ['r_school[a,Intercept]', 'r_school[b,Intercept]']
+    """
+    dims = da.dims[2:]
+    if not dims:
+        return [name]
+    key = name[2:] if name.startswith(("z_", "u_", "v_")) else None
+    if key in group_labels:
+        coords = [da.coords[d].values if d in da.coords else range(da.sizes[d]) for d in dims]
+        return [f"r_{group_labels[key]}[{','.join(map(str, combo))}]" for combo in itertools.product(*coords)]
+    size = int(np.prod([da.sizes[d] for d in dims]))
+    return [f"{name}[{i}]" for i in range(size)] if size > 1 else [name]
 
 
 def _extreme(values: dict[str, float], pick) -> tuple[float, str]:

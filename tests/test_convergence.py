@@ -57,3 +57,40 @@ def test_flags_disagreeing_chains_and_autocorrelation():
     assert rhat[0] < 1.01 < rhat[1]
     assert ess_bulk[2] < 200 < ess_bulk[0]
     assert ess_tail[2] < ess_tail[0]
+
+
+def test_group_effects_are_named_as_brms_names_them_in_diagnostics():
+    """Warnings name a group effect r_<group>[<level>,<column>] (brms), which ranef() lists, not the sampler's
+    z_/u_/v_ variables; where an effect and its standardised form share a name the worse value counts."""
+    import warnings
+
+    import pandas as pd
+
+    import glmm_bayes as gb
+    from glmm_bayes.inference import diagnose
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"site.id": np.repeat([f"s{i}" for i in range(5)], 8), "x": rng.normal(size=40)})
+    df["y"] = rng.normal(size=40) + df["x"] + np.repeat(rng.normal(size=5), 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = gb.GLMM("y ~ x + (1 + x | site.id)", df).fit(draws=60, tune=60, chains=2, seed=1, progressbar=False)
+        only_effects = diagnose(fit.idata, xr.Dataset(), warn=False,
+                                group_labels={b.key: b.label for b in fit.model.design.blocks})
+    effects = {f"r_site.id[{r.level},{r.column}]" for r in fit.ranef().itertuples()}
+    for name in (only_effects.max_rhat_param, only_effects.min_ess_bulk_param, only_effects.min_ess_tail_param):
+        assert name in effects, (name, sorted(effects))
+    worst = fit.diagnostics
+    for name in (worst.max_rhat_param, worst.min_ess_bulk_param, worst.min_ess_tail_param):
+        assert not name.startswith(("z_", "u_", "v_")), name
+
+    from glmm_bayes.inference import _rank_diagnostics
+
+    draws = np.random.default_rng(0).normal(size=(2, 100, 2, 1))
+    draws[1, :, 1, 0] += 5.0  # level b disagrees between chains in z_k only
+    coords = {"k__level": ["a", "b"], "k__coef": ["Intercept"]}
+    ds = xr.Dataset({v: (("chain", "draw", "k__level", "k__coef"), d) for v, d in
+                     (("z_k", draws), ("u_k", np.random.default_rng(1).normal(size=(2, 100, 2, 1))))},
+                    coords=coords)
+    rhat, _, _ = _rank_diagnostics(ds, {"k": "school"})
+    assert set(rhat) == {"r_school[a,Intercept]", "r_school[b,Intercept]"} and rhat["r_school[b,Intercept]"] > 1.5
