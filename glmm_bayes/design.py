@@ -40,6 +40,15 @@ ALLOWED_FUNCTIONS = frozenset({
     "log", "log1p", "log2", "log10", "exp", "sqrt", "abs",
     "np.log", "np.log1p", "np.log2", "np.log10", "np.exp", "np.sqrt", "np.abs", "np.square",
 })
+# R and brms functions a user may write, and what to write here instead (named in the error)
+R_SPELLINGS = {
+    "factor": "C(x) (or categorical=['x'])", "as.factor": "C(x) (or categorical=['x'])",
+    "ordered": "an ordered pandas Categorical column",
+    "cbind": "p(successes, trials): cbind(s, f) counts failures, so add a column n = s + f and write p(s, n)",
+    "trials": "p(successes, trials) as the outcome: 's | trials(n) ~ x' is 'p(s, n) ~ x'",
+    "poly": "I(x**2) (and I(x**3)) beside x, after center(x) if the powers are nearly collinear",
+    "as.numeric": "the column itself (convert it in pandas first)",
+}
 _NAMESPACE = {"np": np, "log": np.log, "log1p": np.log1p, "log2": np.log2, "log10": np.log10,
               "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\s*\.\s*\w+)+")
@@ -49,6 +58,7 @@ _BACKQUOTED = re.compile(r"^`([^`]+)`$")  # a column name with spaces or other c
 _COLUMN = r"(?:[A-Za-z_]\w*|`[^`]+`)"  # a column in the response: a plain or a backquoted name
 _COLUMN_RE = re.compile(rf"^{_COLUMN}$")
 _QUOTED_SPLIT = re.compile(r"(`[^`]*`)")  # splits a formula into plain text and backquoted names
+_BRMS_TRIALS = re.compile(r"^\s*([\w.]+|`[^`]+`)\s*\|\s*trials\(\s*([\w.]+|`[^`]+`)\s*\)\s*~")  # brms' s | trials(n)
 _OFFSET_RE = re.compile(r"^offset\((.+)\)$", re.DOTALL)
 
 
@@ -81,15 +91,19 @@ def column_name(token: str) -> str:
 
 def normalise_formula(formula: str, columns=()) -> str:
     """Read R's spellings the way lme4 and brms do, in formulae's language: a column name with dots
-    (``total.fruits``, common in R data) is backquoted, and ``^`` is ``**`` (``I(age^2)`` is a square,
-    ``(a + b)^2`` all interactions of two). Backquoted names are left as they are.
+    (``total.fruits``, common in R data) is backquoted, ``^`` is ``**`` (``I(age^2)`` is a square,
+    ``(a + b)^2`` all interactions of two), and brms' binomial outcome ``s | trials(n)`` is ``p(s, n)``.
+    Backquoted names are left as they are.
 
     >>> normalise_formula("total.fruits ~ I(age^2) + (1 | pop.id)", ["total.fruits", "age", "pop.id"])
     '`total.fruits` ~ I(age**2) + (1 | `pop.id`)'
+    >>> normalise_formula("incidence | trials(size) ~ period")
+    'p(incidence, size) ~ period'
     """
     dotted = sorted((c for c in map(str, columns) if "." in c and _NAME.match(c) and c not in ALLOWED_FUNCTIONS),
                     key=len, reverse=True)
     pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, dotted)) + r")(?![\w.])") if dotted else None
+    formula = _BRMS_TRIALS.sub(r"p(\1, \2) ~", formula)
     pieces = _QUOTED_SPLIT.split(formula)
     for i in range(0, len(pieces), 2):  # even pieces lie outside backquotes
         if pattern is not None:
@@ -110,17 +124,23 @@ def check_safe(formula: str, columns=None) -> None:
     ...
     glmm_bayes.errors.GLMMInputError: formula calls '__import__', which is not allowed; ...
     """
+    formula = normalise_formula(formula, columns or ())
     formula = "".join(p if i % 2 == 0 else "q" for i, p in enumerate(_QUOTED_SPLIT.split(formula)))
     allowed = ", ".join(sorted(ALLOWED_FUNCTIONS))
-    if "__" in formula or "lambda" in formula or ";" in formula:
-        bad = "__" if "__" in formula else ("lambda" if "lambda" in formula else ";")
+    has_lambda = re.search(r"\blambda\b", formula) is not None
+    if "__" in formula or has_lambda or ";" in formula:
+        bad = "__" if "__" in formula else ("lambda" if has_lambda else ";")
         for name in _CALL.findall(formula):
             if name not in ALLOWED_FUNCTIONS:
                 bad = name
                 break
-        raise GLMMInputError(f"formula calls '{bad}', which is not allowed; a formula may only use column "
+        hint = " (a column named so is written in backquotes: `lambda`)" if bad == "lambda" else ""
+        raise GLMMInputError(f"formula calls '{bad}', which is not allowed{hint}; a formula may only use column "
                              f"names and these functions: {allowed}")
     for name in _CALL.findall(formula):
+        if name in R_SPELLINGS:
+            raise GLMMInputError(f"formula calls '{name}', an R function; write {R_SPELLINGS[name]}. A formula may "
+                                 f"only use column names and these functions: {allowed}")
         if name not in ALLOWED_FUNCTIONS:
             raise GLMMInputError(f"formula calls '{name}', which is not allowed; a formula may only use "
                                  f"column names and these functions: {allowed}")
@@ -285,7 +305,10 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
                 return Response(lhs, (values.astype(str) == levels[1]).to_numpy(dtype=float),
                                 event_level=levels[1])
             hint = (f"; write '{lhs}[{levels[-1]}] ~ ...' to model the probability of one level"
-                    if len(levels) == 2 else "")
+                    if len(levels) == 2 else
+                    f"; write '{lhs}[{levels[-1]}] ~ ...' to model the probability of one level against the rest, "
+                    f"or use family 'categorical' for all {len(levels)} levels" if family.name in (
+                        "bernoulli", "binomial") else "")
             raise GLMMInputError(f"response column '{lhs}' is not numeric (values like "
                                  f"{', '.join(levels[:5])}){hint}")
         return Response(lhs, values.to_numpy(dtype=float))

@@ -242,3 +242,34 @@ def test_spec_with_dotted_names_is_checked_against_its_data():
     assert spec.formula.startswith("total.fruits")
     with pytest.raises(GLMMInputError, match="'os.system'"):
         ModelSpec(name="m", formula="y ~ os.system(x)", family="poisson")
+
+
+def test_brms_trials_outcome_is_p(df):
+    """brms writes a binomial outcome 's | trials(n)': the same design as p(s, n)."""
+    brms, ours = make_design("s | trials(n) ~ x + (1 | g)", df, "binomial"), make_design("p(s, n) ~ x + (1 | g)", df, "binomial")
+    np.testing.assert_array_equal(brms.response.y, ours.response.y)
+    np.testing.assert_array_equal(brms.response.trials, ours.response.trials)
+    assert brms.X_columns == ours.X_columns
+
+
+@pytest.mark.parametrize("formula, fix", [
+    ("y ~ factor(h)", "C(x)"), ("y ~ as.factor(h)", "C(x)"), ("y ~ poly(x, 2)", "I(x**2)"),
+    ("cbind(s, n) ~ x", "p(s, n)"),
+])
+def test_r_functions_get_what_to_write_instead(df, formula, fix):
+    with pytest.raises(GLMMInputError, match="an R function") as info:
+        make_design(formula, df)
+    assert fix in str(info.value)
+
+
+def test_lambda_in_a_column_name(df):
+    """Only the word lambda (a Python keyword) is refused, with the backquote fix; names containing it are columns."""
+    data = df.assign(lambda_hat=df["x"], **{"lambda": df["z"]})
+    assert make_design("y ~ lambda_hat + `lambda`", data).X_columns == ["Intercept", "lambda_hat", "lambda"]
+    with pytest.raises(GLMMInputError, match="backquotes"):
+        make_design("y ~ lambda", data)
+
+
+def test_bernoulli_on_a_many_level_outcome_points_to_level_and_categorical(df):
+    with pytest.raises(GLMMInputError, match=r"treat\[c\] ~ .*family 'categorical'"):
+        make_design("treat ~ x", df, "bernoulli")
