@@ -646,18 +646,31 @@ def _sorted_categorical(s: pd.Series) -> pd.Categorical:
 
 
 def _level_names(frame: pd.DataFrame) -> list[str]:
-    def fmt(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v)
+    """One name per row of the grouping columns ``frame``: the value of one column, or the values of several
+    joined by ':' as lme4 names the levels of ``(1 | a:b)`` ("site_1:2"). A ':' or '\\' inside a value is
+    escaped with '\\', so two different combinations never share a name (the name finds a level's effect
+    when predicting).
 
-    return ["_".join(fmt(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+    >>> _level_names(pd.DataFrame({"a": ["x_1", "x", "p:q"], "b": [2.0, "1_2", "r"]}))
+    ['x_1:2', 'x:1_2', 'p\\\\:q:r']
+    """
+    def fmt(v, escape):
+        text = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+        return text.replace("\\", "\\\\").replace(":", "\\:") if escape else text
+
+    escape = frame.shape[1] > 1
+    return [":".join(fmt(v, escape) for v in row) for row in frame.itertuples(index=False, name=None)]
 
 
 def _group_codes(df: pd.DataFrame, term: GroupTerm) -> tuple[np.ndarray, list[str]]:
     groups = df.groupby(list(term.factors), sort=True, observed=True)
     codes = groups.ngroup().to_numpy()
     levels = _level_names(groups.size().reset_index()[list(term.factors)])
+    if len(set(levels)) < len(levels):  # e.g. 1 and "1" in one column: both print as 1
+        twice = next(name for name in levels if levels.count(name) > 1)
+        raise GLMMInputError(f"grouping factor '{term.group}' has different values that print the same, "
+                             f"'{twice}' (e.g. the number 1 and the text \"1\"); make the column "
+                             f"{', '.join(repr(c) for c in term.factors)} one type (text or numbers)")
     return codes.astype(np.int64), levels
 
 

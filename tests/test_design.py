@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glmm_bayes.design import check_safe, make_design, parse_formula
+from glmm_bayes.design import check_safe, evaluate_new, make_design, parse_formula
 from glmm_bayes.errors import GLMMInputError
 
 
@@ -51,7 +51,7 @@ def test_slope_only_and_several_slopes(df):
 def test_nested_and_crossed(df):
     d = make_design("y ~ 1 + (1 | school/cls)", df)
     assert [b.label for b in d.blocks] == ["school", "school:cls"]
-    assert len(d.blocks[1].levels) == 6 and d.blocks[1].levels[0] == "0_0"
+    assert len(d.blocks[1].levels) == 6 and d.blocks[1].levels[0] == "0:0"
     d = make_design("y ~ 1 + (1 | g) + (1 | h)", df)
     assert [b.label for b in d.blocks] == ["g", "h"]
     assert len({b.key for b in d.blocks}) == 2
@@ -273,3 +273,16 @@ def test_lambda_in_a_column_name(df):
 def test_bernoulli_on_a_many_level_outcome_points_to_level_and_categorical(df):
     with pytest.raises(GLMMInputError, match=r"treat\[c\] ~ .*family 'categorical'"):
         make_design("treat ~ x", df, "bernoulli")
+
+
+def test_levels_of_combined_grouping_factors_never_share_a_name():
+    """(1 | a:b) levels are named 'a:b' as in lme4, with ':' inside a value escaped: ('x_1', '2') and
+    ('x', '1_2') were both 'x_1_2', so predictions for one took the other's effect."""
+    df = pd.DataFrame({"a": ["x_1", "x", "p:q", "p"] * 5, "b": ["2", "1_2", "r", "q:r"] * 5,
+                       "y": np.arange(20.0)})
+    design = make_design("y ~ 1 + (1 | a:b)", df)
+    levels = design.blocks[0].levels
+    assert len(set(levels)) == 4 and "x_1:2" in levels and "x:1_2" in levels
+    new = evaluate_new(design, df.iloc[:4])
+    np.testing.assert_array_equal(new.codes[0], design.blocks[0].codes[:4])
+    assert new.new_levels == [[]]
