@@ -23,7 +23,7 @@ import xarray as xr
 from glmm_bayes.builder import effects_from_z, parameter_refs
 from glmm_bayes.errors import GLMMInputError
 from glmm_bayes import inference
-from glmm_bayes.inference import Diagnostics, diagnose
+from glmm_bayes.inference import Diagnostics, diagnose, divergence_hint
 
 SUMMARY_COLUMNS = ["mean", "sd", "ess_bulk", "ess_tail", "r_hat", "mcse_mean"]
 
@@ -50,8 +50,8 @@ class Fit:
         self.seconds = seconds
         self._params: xr.Dataset | None = None
         self._diagnostics: Diagnostics | None = (
-            diagnose(idata, self.parameter_draws(), seconds, warn=warn, group_labels=self._group_labels())
-            if check else None)
+            diagnose(idata, self.parameter_draws(), seconds, warn=warn, group_labels=self._group_labels(),
+                     divergence_hint=divergence_hint(model.design)) if check else None)
 
     @property
     def idata(self) -> xr.DataTree:
@@ -77,7 +77,8 @@ class Fit:
         """R-hat, ESS, divergences and BFMI of the draws, with plain-language warnings."""
         if self._diagnostics is None:
             self._diagnostics = diagnose(self._idata, self.parameter_draws(), self.seconds, warn=False,
-                                         group_labels=self._group_labels())
+                                         group_labels=self._group_labels(),
+                                         divergence_hint=divergence_hint(self.model.design))
         return self._diagnostics
 
     def _group_labels(self) -> dict[str, str]:

@@ -395,12 +395,13 @@ class Diagnostics:
 
 
 def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True,
-             group_labels: dict[str, str] | None = None) -> Diagnostics:
+             group_labels: dict[str, str] | None = None, divergence_hint: str = "") -> Diagnostics:
     """Check R-hat, ESS (on ``params`` and the group effects as sampled), divergences and BFMI.
 
     ``group_labels`` (block key → grouping factor as written) names each group effect the way brms does,
     ``r_<group>[<level>,<column>]``, in the worst-parameter fields and warnings; without it they keep the
-    sampler's variable names (``z_<key>[i]``)."""
+    sampler's variable names (``z_<key>[i]``). ``divergence_hint`` (:func:`divergence_hint`) ends the
+    divergence warning with what the model itself suggests."""
     checked = params.copy()
     posterior = idata["posterior"].to_dataset()
     for name in posterior.data_vars:
@@ -416,7 +417,7 @@ def diagnose(idata, params: xr.Dataset, seconds: float = 0.0, warn: bool = True,
     n_total = int(posterior.sizes["chain"] * posterior.sizes["draw"])
     d = Diagnostics(*_extreme(rhat, max), *_extreme(ess_bulk, min), *_extreme(ess_tail, min),
                     divergences, n_total, bfmi, seconds)
-    d.messages = _messages(d, posterior.sizes["chain"])
+    d.messages = _messages(d, posterior.sizes["chain"], divergence_hint)
     if idata.attrs.get("glmm_method") == "vi":  # independent draws from an approximation: R-hat/ESS say nothing
         d.vi_pareto_k = float(idata.attrs["vi_pareto_k"])
         d.messages = [] if d.vi_pareto_k <= VI_K_MAX else [
@@ -480,7 +481,21 @@ def _extreme(values: dict[str, float], pick) -> tuple[float, str]:
     return values[key], key
 
 
-def _messages(d: Diagnostics, chains: int) -> list[str]:
+def divergence_hint(design) -> str:
+    """What a model's design says about its divergences: a count or positive family with a link that lets
+    its mean reach zero (identity, inverse) diverges where the group effects push the mean there.
+
+    >>> # divergence_hint(gb.GLMM("y ~ x + (1 | g)", df, family="poisson", link="identity").design)
+    """
+    family, link = design.family.name, design.link
+    if link in ("identity", "inverse") and family in ("poisson", "negativebinomial", "gamma"):
+        return (f" With the {link} link nothing keeps the {family} mean positive: where the linear predictor "
+                f"(group effects included) gives a mean of 0 or below the likelihood is undefined and the "
+                f"sampler's steps diverge; the log link (the default) keeps the mean positive.")
+    return ""
+
+
+def _messages(d: Diagnostics, chains: int, divergence_hint: str = "") -> list[str]:
     out = []
     if d.max_rhat > RHAT_MAX:
         out.append(f"R-hat is {d.max_rhat:.3f} for {d.max_rhat_param} (should be <= {RHAT_MAX}): the chains "
@@ -496,7 +511,7 @@ def _messages(d: Diagnostics, chains: int) -> list[str]:
     if d.divergences:
         out.append(f"{d.divergences} of {d.draws_total} transitions after warm-up were divergent: the "
                    f"posterior may be explored incompletely and estimates biased. Increase target_accept "
-                   f"(e.g. 0.95), or use tighter priors on group-level standard deviations.")
+                   f"(e.g. 0.95), or use tighter priors on group-level standard deviations.{divergence_hint}")
     if d.bfmi and min(d.bfmi) < BFMI_MIN:
         out.append(f"Low energy BFMI ({min(d.bfmi):.2f} < {BFMI_MIN}) in at least one chain: the sampler "
                    f"moves slowly through the posterior's tails. Reparameterise or use more informative "

@@ -94,3 +94,20 @@ def test_group_effects_are_named_as_brms_names_them_in_diagnostics():
                     coords=coords)
     rhat, _, _ = _rank_diagnostics(ds, {"k": "school"})
     assert set(rhat) == {"r_school[a,Intercept]", "r_school[b,Intercept]"} and rhat["r_school[b,Intercept]"] > 1.5
+
+
+def test_divergences_of_a_count_model_with_an_identity_link_point_to_the_link():
+    """MASS epil with link='identity' and (1 | subject) diverged on every transition (black-box sweep); the
+    warning said only 'increase target_accept'. It now names the link; a log-link model gets no such hint."""
+    import pandas as pd
+
+    import glmm_bayes as gb
+    from glmm_bayes.inference import Diagnostics, _messages, divergence_hint
+
+    df = pd.DataFrame({"y": [0, 3, 1, 8, 2, 0] * 4, "x": np.arange(24.0), "g": list("abcd") * 6})
+    identity = divergence_hint(gb.GLMM("y ~ x + (1 | g)", df, family="poisson", link="identity").design)
+    assert "identity link" in identity and "log link" in identity
+    assert divergence_hint(gb.GLMM("y ~ x + (1 | g)", df, family="poisson").design) == ""
+    d = Diagnostics(1.0, "b_x", 1000.0, "b_x", 1000.0, "b_x", 12, 4000, [1.0], 0.0)
+    (message,) = _messages(d, 4, identity)
+    assert message.startswith("12 of 4000 transitions") and message.endswith(identity.strip()[-40:])
