@@ -299,8 +299,10 @@ def build_response(lhs: str, data: pd.DataFrame, family: Family) -> Response:
         values = data[lhs]
         numeric = (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) and \
             not isinstance(values.dtype, pd.CategoricalDtype)
-        if not numeric:
-            levels = sorted(values.astype(str).unique())
+        if not numeric:  # text: the levels sorted, a pandas Categorical's in its own order (R's factor levels)
+            present = set(values.astype(str))
+            levels = ([str(c) for c in values.cat.categories if str(c) in present]
+                      if isinstance(values.dtype, pd.CategoricalDtype) else sorted(present))
             if family.name == "bernoulli" and len(levels) == 2:
                 return Response(lhs, (values.astype(str) == levels[1]).to_numpy(dtype=float),
                                 event_level=levels[1])

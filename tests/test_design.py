@@ -286,3 +286,13 @@ def test_levels_of_combined_grouping_factors_never_share_a_name():
     new = evaluate_new(design, df.iloc[:4])
     np.testing.assert_array_equal(new.codes[0], design.blocks[0].codes[:4])
     assert new.new_levels == [[]]
+
+
+def test_two_level_text_outcome_models_its_second_level():
+    """As glmer: the levels sorted (no/yes -> yes), or a pandas Categorical's own order (R's factor levels)."""
+    y = ["no", "yes", "yes", "no"] * 5
+    df = pd.DataFrame({"y": y, "x": np.arange(20.0)})
+    d = make_design("y ~ x", df, "bernoulli")
+    assert d.response.event_level == "yes" and d.response.y.tolist() == [v == "yes" for v in y]
+    d = make_design("y ~ x", df.assign(y=pd.Categorical(y, categories=["yes", "no"])), "bernoulli")
+    assert d.response.event_level == "no" and d.response.y.tolist() == [v == "no" for v in y]
