@@ -113,10 +113,10 @@ def normalise_formula(formula: str, columns=()) -> str:
 
 
 def check_safe(formula: str, columns=None) -> None:
-    """Refuse a formula that calls anything outside :data:`ALLOWED_FUNCTIONS`. Backquoted names are
-    column names (formulae looks them up in the data; nothing is evaluated). ``columns`` (the data's, when
-    known) lets a dotted name be a column's; without them (a spec file read before its data) dotted names
-    are left to the check made with the data.
+    """Refuse a formula (as :func:`normalise_formula` gives it) that calls anything outside
+    :data:`ALLOWED_FUNCTIONS`. Backquoted names are column names (formulae looks them up in the data;
+    nothing is evaluated). ``columns`` (the data's, when known) lets a dotted name be a column's; without
+    them (a spec file read before its data) dotted names are left to the check made with the data.
 
     >>> check_safe("y ~ np.log(x) + C(g) + `my x`")
     >>> check_safe('y ~ __import__("os").system("ls")')
@@ -124,7 +124,6 @@ def check_safe(formula: str, columns=None) -> None:
     ...
     glmm_bayes.errors.GLMMInputError: formula calls '__import__', which is not allowed; ...
     """
-    formula = normalise_formula(formula, columns or ())
     formula = "".join(p if i % 2 == 0 else "q" for i, p in enumerate(_QUOTED_SPLIT.split(formula)))
     allowed = ", ".join(sorted(ALLOWED_FUNCTIONS))
     has_lambda = re.search(r"\blambda\b", formula) is not None

@@ -69,9 +69,9 @@ class ModelSpec:
         if not isinstance(self.formula, str) or "~" not in self.formula:
             raise GLMMInputError(f"spec '{self.name}': 'formula' must be a string like 'y ~ x + (1 | g)', "
                                  f"got {self.formula!r}")
-        from glmm_bayes.design import check_safe
+        from glmm_bayes.design import check_safe, normalise_formula
 
-        check_safe(self.formula)  # its data's columns are not known yet: dotted names are checked with them
+        check_safe(normalise_formula(self.formula))  # columns unknown yet: dotted names are checked with the data
         if not isinstance(self.family, str):
             raise GLMMInputError(f"spec '{self.name}': 'family' must be a string, got {self.family!r}")
         if not isinstance(self.priors, dict) or not all(
